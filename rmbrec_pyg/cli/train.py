@@ -1,0 +1,149 @@
+r"""``rmbrec-train``: trains RMBRec (or an ablation) from Hydra configs.
+
+Examples::
+
+    rmbrec-train                                   # synthetic demo data
+    rmbrec-train data=folder data.root=path/to/taobao trainer.max_epochs=1
+    rmbrec-train experiment=taobao_noview data.root=../shared/data/taobao-noview
+    rmbrec-train -m sweep=lambda_grid              # lambda1 x lambda2 grid
+"""
+import json
+import logging
+import os
+import sys
+import warnings
+from typing import Any, Dict, List
+
+import hydra
+import torch
+from hydra.core.config_store import ConfigStore
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from rmbrec_pyg.cli import config_dir
+from rmbrec_pyg.cli.errors import USER_ERRORS, fail
+from rmbrec_pyg.data.errors import ConfigError
+from rmbrec_pyg.regularizers.base import Regularizer
+from rmbrec_pyg.train.config import LossConfig, OptimConfig, TrainerConfig
+from rmbrec_pyg.train.loop import Trainer, seed_everything
+
+log = logging.getLogger('rmbrec_pyg')
+
+cs = ConfigStore.instance()
+cs.store(group='trainer', name='base_trainer', node=TrainerConfig)
+cs.store(group='loss', name='base_loss', node=LossConfig)
+cs.store(group='optim', name='base_optim', node=OptimConfig)
+
+
+def _plain(node: Any) -> Any:
+    return OmegaConf.to_container(node, resolve=True)
+
+
+def build_regularizers(cfg: DictConfig) -> Dict[str, Regularizer]:
+    r"""Instantiates every ``_target_`` node of ``cfg.regularizer``."""
+    out: Dict[str, Regularizer] = {}
+    for name, node in (cfg.get('regularizer') or {}).items():
+        if isinstance(node, DictConfig) and '_target_' in node:
+            log.debug('instantiating regularizer %s <%s>', name,
+                      node._target_)
+            try:
+                term = instantiate(node)
+            except Exception as e:  # Hydra wraps the constructor's error
+                cause = e.__cause__ or e
+                if isinstance(cause, ValueError):
+                    raise ConfigError(f'regularizer.{name}: {cause}')
+                raise
+            if not isinstance(term, Regularizer):
+                raise ConfigError(
+                    f'regularizer.{name}: {node._target_} is not a '
+                    f'rmbrec_pyg.regularizers.Regularizer')
+            out[str(name)] = term
+    return out
+
+
+def output_dir(cfg: DictConfig) -> str:
+    if HydraConfig.initialized():
+        return HydraConfig.get().runtime.output_dir
+    return str(cfg.get('out_dir') or os.getcwd())
+
+
+def train(cfg: DictConfig) -> Dict[str, Any]:
+    r"""Builds data, encoder and regularizers from :obj:`cfg`, trains and
+    returns the metrics. Plain function: usable without ``@hydra.main``
+    (e.g. on a config from :func:`hydra.compose`)."""
+    trainer_cfg = TrainerConfig(**_plain(cfg.trainer))
+    loss_cfg = LossConfig(**_plain(cfg.loss))
+    optim_cfg = OptimConfig(**_plain(cfg.optim))
+    for c in (trainer_cfg, loss_cfg, optim_cfg):
+        c.validate()
+    if trainer_cfg.num_threads > 0:
+        torch.set_num_threads(trainer_cfg.num_threads)
+    seed_everything(trainer_cfg.seed)
+    out = output_dir(cfg)
+    os.makedirs(out, exist_ok=True)
+
+    try:
+        dataset = instantiate(cfg.data)
+    except Exception as e:
+        cause = e.__cause__ or e
+        if isinstance(cause, ValueError):
+            raise cause
+        raise
+    data = dataset[0]
+    available = list(data.behaviors)
+    behaviors: List[str] = list(cfg.get('behaviors') or available)
+    unknown = [b for b in behaviors if b not in available]
+    if unknown:
+        raise ConfigError(f"'behaviors' {unknown} not in the dataset's "
+                          f'behaviors {available}')
+    if str(data.target) not in behaviors:
+        raise ConfigError(f"'behaviors' {behaviors} must include the target "
+                          f"'{data.target}'")
+    regularizers = build_regularizers(cfg)
+    if len(behaviors) == 1:
+        regularizers = {}  # nothing to align with a single behavior
+    encoder = instantiate(cfg.encoder, num_users=int(data['user'].num_nodes),
+                          num_items=int(data['item'].num_nodes),
+                          behaviors=behaviors, _convert_='all')
+    log.info('data: %s', dataset)
+    log.info('model: %s', encoder)
+    for name, term in regularizers.items():
+        log.info('regularizer %s: %s', name, term)
+    with open(os.path.join(out, 'config_resolved.yaml'), 'w') as f:
+        f.write(OmegaConf.to_yaml(cfg, resolve=True))
+
+    trainer = Trainer(data, encoder, regularizers, trainer_cfg, loss_cfg,
+                      optim_cfg, out_dir=out)
+    log.info('device: %s, run dir: %s', trainer.device, out)
+    metrics = trainer.fit()
+    ks = trainer_cfg.ks
+    line = ' '.join(f'{m}@{k} {metrics["test"].get(f"{m}@{k}", 0.0):.4f}'
+                    for k in ks for m in ('HR', 'NDCG'))
+    log.info('best epoch %d | test %s', metrics['best_epoch'], line)
+    print(f"test (best validation epoch {metrics['best_epoch']}): {line}",
+          flush=True)
+    with open(os.path.join(out, 'metrics.json')) as f:
+        json.load(f)  # written by the trainer; fail loudly if not
+    return metrics
+
+
+@hydra.main(config_path=config_dir(), config_name='config',
+            version_base='1.3')
+def _hydra_main(cfg: DictConfig) -> float:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('default')
+            metrics = train(cfg)
+    except USER_ERRORS as e:
+        fail('rmbrec-train', str(e))
+    return float(metrics['valid'].get(cfg.trainer.monitor, 0.0))
+
+
+def main() -> None:
+    r"""Console entry point (``rmbrec-train``)."""
+    _hydra_main()
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,150 @@
+r"""Readers for the folder layout of the multi-behavior datasets.
+
+A dataset folder holds ``count.txt`` (JSON ``{"user": U, "item": I}``), one
+``<behavior>.txt`` per behavior and ``validation.txt`` / ``test.txt``, each
+line ``user item`` with 1-based ids. Every file may also be gzip-compressed
+(``<name>.txt.gz``).
+"""
+import gzip
+import json
+import os
+import os.path as osp
+import warnings
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+from rmbrec_pyg.data.errors import DatasetFormatError
+
+SPLIT_NAMES = ('validation', 'test')
+RESERVED_NAMES = {'count', 'all', 'train', *SPLIT_NAMES}
+
+
+def find_file(root: str, name: str) -> Optional[str]:
+    r"""Returns the path of ``<name>.txt`` or ``<name>.txt.gz`` in
+    :obj:`root`, or :obj:`None` if neither exists."""
+    for suffix in ('.txt', '.txt.gz'):
+        path = osp.join(root, name + suffix)
+        if osp.isfile(path):
+            return path
+    return None
+
+
+def _read_text(path: str) -> str:
+    opener = gzip.open if path.endswith('.gz') else open
+    try:
+        with opener(path, 'rt', encoding='utf-8') as f:  # type: ignore
+            return f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise DatasetFormatError(path, f'could not read the file ({e})')
+
+
+def read_count(root: str) -> Tuple[int, int]:
+    r"""Reads ``count.txt`` and returns :obj:`(num_users, num_items)`."""
+    if not osp.isdir(root):
+        raise DatasetFormatError(root, 'dataset folder does not exist')
+    path = find_file(root, 'count')
+    if path is None:
+        raise DatasetFormatError(
+            osp.join(root, 'count.txt'),
+            'missing file; expected JSON like {"user": 48749, "item": 39493}')
+    text = _read_text(path)
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DatasetFormatError(
+            path, f'expected JSON like {{"user": 48749, "item": 39493}} '
+            f'({e.msg})', line=e.lineno)
+    if not isinstance(obj, dict) or 'user' not in obj or 'item' not in obj:
+        raise DatasetFormatError(
+            path, f"expected a JSON object with keys 'user' and 'item', "
+            f'got {text.strip()[:80]!r}', line=1)
+    counts = []
+    for key in ('user', 'item'):
+        val = obj[key]
+        if not isinstance(val, int) or isinstance(val, bool) or val <= 0:
+            raise DatasetFormatError(
+                path, f"expected '{key}' to be a positive integer, "
+                f'got {val!r}', line=1)
+        counts.append(val)
+    return counts[0], counts[1]
+
+
+def detect_behaviors(root: str) -> List[str]:
+    r"""Lists the behavior files of a folder (every ``*.txt``/``*.txt.gz``
+    other than ``count``, ``validation``, ``test``, ``train`` and ``all``,
+    and the authors' ``*_dict.txt`` caches)."""
+    names = set()
+    for fname in os.listdir(root):
+        for suffix in ('.txt.gz', '.txt'):
+            if fname.endswith(suffix):
+                name = fname[:-len(suffix)]
+                if name not in RESERVED_NAMES and not name.endswith('_dict'):
+                    names.add(name)
+                break
+    return sorted(names)
+
+
+def _locate_bad_line(path: str, text: str, num_users: int,
+                     num_items: int) -> DatasetFormatError:
+    # Slow path, only taken once the fast parser failed: find the first
+    # offending line and say what was expected.
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 2:
+            return DatasetFormatError(
+                path, f"expected two integer fields 'user item', got "
+                f'{len(fields)} field(s): {line.strip()[:80]!r}', lineno)
+        try:
+            u, i = int(fields[0]), int(fields[1])
+        except ValueError:
+            return DatasetFormatError(
+                path, f"expected two integer fields 'user item', got "
+                f'{line.strip()[:80]!r}', lineno)
+        if not 1 <= u <= num_users:
+            return DatasetFormatError(
+                path, f'user id {u} out of range: expected 1..{num_users} '
+                f'(ids are 1-based, see count.txt)', lineno)
+        if not 1 <= i <= num_items:
+            return DatasetFormatError(
+                path, f'item id {i} out of range: expected 1..{num_items} '
+                f'(ids are 1-based, see count.txt)', lineno)
+    return DatasetFormatError(path, 'could not parse the file')
+
+
+def read_pairs(path: str, num_users: int, num_items: int,
+               deduplicate: bool = True) -> np.ndarray:
+    r"""Reads a ``user item`` file with 1-based ids and returns a
+    :obj:`[2, E]` array of 0-based ids.
+
+    Blank lines are skipped. Every other line must hold exactly two integer
+    fields within ``1..num_users`` and ``1..num_items``; otherwise a
+    :class:`DatasetFormatError` names the file and the line. Duplicate lines
+    are dropped with a warning that gives their count.
+    """
+    text = _read_text(path)
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        raise DatasetFormatError(path, "file is empty; expected lines "
+                                 "'user item' with 1-based ids")
+    try:
+        arr = np.array(text.split(), dtype=np.int64)
+    except ValueError:
+        raise _locate_bad_line(path, text, num_users, num_items)
+    if arr.size != 2 * len(lines):
+        raise _locate_bad_line(path, text, num_users, num_items)
+    arr = arr.reshape(-1, 2).T
+    if (arr[0].min() < 1 or arr[0].max() > num_users or arr[1].min() < 1
+            or arr[1].max() > num_items):
+        raise _locate_bad_line(path, text, num_users, num_items)
+    arr = arr - 1
+    if deduplicate:
+        key = arr[0] * num_items + arr[1]
+        uniq, first = np.unique(key, return_index=True)
+        if uniq.size < key.size:
+            warnings.warn(f'{path}: dropped {key.size - uniq.size} duplicate '
+                          f'line(s)', stacklevel=2)
+            arr = arr[:, np.sort(first)]
+    return arr

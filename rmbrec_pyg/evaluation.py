@@ -1,0 +1,134 @@
+r"""Full-ranking leave-one-out evaluation: HR@K and NDCG@K, vectorised over
+batches of held-out pairs, with the training target items masked."""
+from typing import Dict, Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor
+
+
+class ExclusionIndex:
+    r"""Per-user item lists in CSR form (e.g. the training target items), to
+    mask out of a ranking in bulk.
+
+    Args:
+        edge_index (Tensor): :obj:`[2, E]` ``(user, item)`` pairs.
+        num_users (int): Number of users.
+    """
+    def __init__(self, edge_index: Tensor, num_users: int) -> None:
+        order = torch.argsort(edge_index[0], stable=True)
+        self.col = edge_index[1][order]
+        self.rowptr = torch.cat([
+            torch.zeros(1, dtype=torch.long, device=edge_index.device),
+            torch.bincount(edge_index[0], minlength=num_users).cumsum(0)
+        ])
+
+    def to(self, device: torch.device) -> 'ExclusionIndex':
+        self.col = self.col.to(device)
+        self.rowptr = self.rowptr.to(device)
+        return self
+
+    def gather(self, users: Tensor) -> Tuple[Tensor, Tensor]:
+        r"""Returns :obj:`(row, col)`: for every position :obj:`k` of
+        :obj:`users`, one entry :obj:`(k, item)` per excluded item."""
+        start = self.rowptr[users]
+        deg = self.rowptr[users + 1] - start
+        row = torch.repeat_interleave(
+            torch.arange(users.numel(), device=users.device), deg)
+        first = torch.repeat_interleave(start - (deg.cumsum(0) - deg), deg)
+        pos = torch.arange(row.numel(), device=users.device) + first
+        return row, self.col[pos]
+
+
+def target_ranks(user_emb: Tensor, item_emb: Tensor, label_index: Tensor,
+                 exclude: Optional[ExclusionIndex] = None,
+                 batch_size: int = 4096,
+                 max_rank: Optional[int] = None) -> Tensor:
+    r"""The 0-based rank of every held-out item among all items for its
+    user, by score :math:`\mathbf{z}_u^\top\mathbf{z}_i`, after masking the
+    excluded items (a held-out item that is itself excluded gets the worst
+    rank).
+
+    With :obj:`max_rank`, only the top :obj:`max_rank` items are found
+    (batched :func:`torch.topk`) and items below get rank :obj:`max_rank`:
+    exact for every cut-off :math:`K \leq` :obj:`max_rank`, and faster.
+    Without it, ties are counted in the item's favour.
+
+    Args:
+        user_emb (Tensor): :obj:`[U, F]`.
+        item_emb (Tensor): :obj:`[I, F]`.
+        label_index (Tensor): :obj:`[2, N]` held-out ``(user, item)`` pairs.
+        exclude (ExclusionIndex, optional): Items to mask per user.
+        batch_size (int): Pairs scored at once. (default: :obj:`4096`)
+        max_rank (int, optional): Only resolve ranks below this.
+
+    Returns:
+        :obj:`[N]` ranks.
+    """
+    ranks = []
+    num_items = item_emb.size(0)
+    for start in range(0, label_index.size(1), batch_size):
+        users = label_index[0, start:start + batch_size]
+        items = label_index[1, start:start + batch_size]
+        scores = user_emb[users] @ item_emb.t()
+        if exclude is not None:
+            row, col = exclude.gather(users)
+            scores[row, col] = float('-inf')
+        if max_rank is not None:
+            k = min(max_rank, num_items)
+            top = scores.topk(k, dim=1).indices
+            found = top == items.view(-1, 1)
+            rank = torch.where(found.any(1), found.to(torch.uint8).argmax(1),
+                               torch.full_like(items, max_rank))
+            ranks.append(rank)
+            continue
+        true = scores.gather(1, items.view(-1, 1))
+        rank = (scores > true).sum(1)
+        rank = torch.where(torch.isinf(true.view(-1)) & (true.view(-1) < 0),
+                           torch.full_like(rank, num_items), rank)
+        ranks.append(rank)
+    if not ranks:
+        return torch.zeros(0, dtype=torch.long, device=user_emb.device)
+    return torch.cat(ranks)
+
+
+def ranking_metrics(ranks: Tensor, ks: Sequence[int] = (10, 20),
+                    mask: Optional[Tensor] = None) -> Dict[str, float]:
+    r"""HR@K (share of held-out pairs ranked in the top :math:`K`) and
+    NDCG@K (:math:`1/\log_2(\mathrm{rank}+2)` for hits) for every
+    :math:`K`, averaged over the pairs (or the pairs where :obj:`mask`)."""
+    for k in ks:
+        if not isinstance(k, int) or k <= 0:
+            raise ValueError(f"'k' needs to be a positive integer in "
+                             f"'ranking_metrics' (got {k})")
+    if mask is not None:
+        ranks = ranks[mask]
+    out: Dict[str, float] = {}
+    if ranks.numel() == 0:
+        for k in ks:
+            out[f'HR@{k}'] = 0.0
+            out[f'NDCG@{k}'] = 0.0
+        return out
+    r = ranks.to(torch.float64)
+    vals = []
+    for k in ks:
+        hit = r < k
+        vals.append(hit.double().mean())
+        vals.append(torch.where(hit, 1.0 / torch.log2(r + 2.0),
+                                torch.zeros_like(r)).mean())
+    host = torch.stack(vals).tolist()  # one device sync
+    for j, k in enumerate(ks):
+        out[f'HR@{k}'] = host[2 * j]
+        out[f'NDCG@{k}'] = host[2 * j + 1]
+    return out
+
+
+@torch.no_grad()
+def evaluate(user_emb: Tensor, item_emb: Tensor, label_index: Tensor,
+             exclude: Optional[ExclusionIndex] = None,
+             ks: Sequence[int] = (10, 20),
+             batch_size: int = 4096) -> Dict[str, float]:
+    r"""Full-ranking HR@K / NDCG@K of held-out pairs (see
+    :func:`target_ranks` and :func:`ranking_metrics`)."""
+    ranks = target_ranks(user_emb, item_emb, label_index.to(user_emb.device),
+                         exclude, batch_size, max_rank=max(ks))
+    return ranking_metrics(ranks, ks)

@@ -1,0 +1,6 @@
+from rmbrec_pyg.graph.adjacency import (HAS_TORCH_SPARSE,
+                                        normalized_adjacency, symmetric_spmm)
+from rmbrec_pyg.graph.sampling import BehaviorSampler
+
+__all__ = ['HAS_TORCH_SPARSE', 'normalized_adjacency', 'symmetric_spmm',
+           'BehaviorSampler']

@@ -1,0 +1,90 @@
+r"""Symmetrically normalised bipartite adjacency, built once per behavior,
+and a sparse-dense product whose backward reuses the same matrix."""
+from typing import Any, Optional, Tuple
+
+import torch
+from torch import Tensor
+
+try:  # optional extra: used when importable and asked for
+    import torch_sparse  # noqa: F401
+    from torch_sparse import SparseTensor
+    HAS_TORCH_SPARSE = True
+except ImportError:  # pragma: no cover - depends on the environment
+    SparseTensor = None  # type: ignore
+    HAS_TORCH_SPARSE = False
+
+
+def normalized_adjacency(edge_index: Tensor, num_users: int, num_items: int,
+                         eps: float = 1e-7, backend: str = 'torch',
+                         device: Optional[torch.device] = None) -> Any:
+    r"""Builds :math:`\hat{A} = D^{-1/2} A D^{-1/2}` of the bipartite graph
+    of one behavior over :obj:`num_users + num_items` nodes (users first,
+    no self-loops), as LightGCN does:
+
+    .. math::
+        A = \begin{pmatrix} 0 & R \\ R^\top & 0 \end{pmatrix}, \qquad
+        \hat{A}_{ui} = \frac{1}{\sqrt{(d_u + \epsilon)(d_i + \epsilon)}}.
+
+    Degrees come from :func:`torch.bincount`; nothing dense is built.
+
+    Args:
+        edge_index (Tensor): :obj:`[2, E]` 0-based ``(user, item)`` pairs.
+        num_users (int): Number of users.
+        num_items (int): Number of items.
+        eps (float): Added to the degrees, as in the authors' code.
+            (default: :obj:`1e-7`)
+        backend (str): ``'torch'`` (a symmetric CSR tensor used with
+            :func:`symmetric_spmm`) or ``'torch_sparse'`` (a
+            :class:`torch_sparse.SparseTensor`). (default: :obj:`'torch'`)
+        device (torch.device, optional): Where to build it.
+    """
+    if backend not in ('torch', 'torch_sparse'):
+        raise ValueError(f"'backend' must be 'torch' or 'torch_sparse' in "
+                         f"'normalized_adjacency' (got {backend!r})")
+    if backend == 'torch_sparse' and not HAS_TORCH_SPARSE:
+        raise ImportError("backend='torch_sparse' needs the optional "
+                          "'torch_sparse' package (pip install torch_sparse)")
+    device = edge_index.device if device is None else device
+    edge_index = edge_index.to(device)
+    n = num_users + num_items
+    user, item = edge_index[0], edge_index[1] + num_users
+    deg_u = torch.bincount(user, minlength=n).to(torch.float)
+    deg_i = torch.bincount(item, minlength=n).to(torch.float)
+    deg = deg_u + deg_i
+    inv_sqrt = (deg + eps).pow(-0.5)
+    row = torch.cat([user, item])
+    col = torch.cat([item, user])
+    value = inv_sqrt[row] * inv_sqrt[col]
+    if backend == 'torch_sparse':
+        return SparseTensor(row=row, col=col, value=value,
+                            sparse_sizes=(n, n)).coalesce()
+    adj = torch.sparse_coo_tensor(torch.stack([row, col]), value, (n, n))
+    return adj.coalesce().to_sparse_csr()
+
+
+class _SymmetricSpMM(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, adj: Tensor, x: Tensor) -> Tensor:
+        ctx.adj = adj
+        return adj @ x
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tuple[None, Tensor]:
+        # A is symmetric, so A^T g = A g: no transpose is ever built, and
+        # the product stays differentiable for double backward (IRMv2).
+        return None, _SymmetricSpMM.apply(ctx.adj, grad)
+
+
+def symmetric_spmm(adj: Any, x: Tensor) -> Tensor:
+    r"""Computes :math:`\hat{A} X` for a *symmetric* sparse :math:`\hat{A}`
+    (a CSR/COO :class:`torch.Tensor`, or a :class:`torch_sparse.SparseTensor`).
+    The backward is :math:`\hat{A} G`, reusing the same matrix."""
+    if HAS_TORCH_SPARSE and isinstance(adj, SparseTensor):
+        return adj @ x
+    return _SymmetricSpMM.apply(adj, x)
+
+
+def adjacency_num_nodes(adj: Any) -> int:
+    if HAS_TORCH_SPARSE and isinstance(adj, SparseTensor):
+        return int(adj.sparse_size(0))
+    return int(adj.size(0))

@@ -1,0 +1,164 @@
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.nn import Embedding, Module
+
+from rmbrec_pyg.graph.adjacency import normalized_adjacency
+from rmbrec_pyg.nn.behavior_conv import BehaviorConv
+
+Key = Union[str, Tuple[str, str, str]]
+LAYER_COMBINATIONS = ('mean', 'normalized_sum')
+
+
+class MultiBehaviorEncoder(Module):
+    r"""The multi-behavior encoder of `"RMBRec: Robust Multi-Behavior
+    Recommendation towards Target Behaviors" (WWW 2026)
+    <https://github.com/miaomiao-cai2/RMBRec>`_ (paper Eq. 1 and 8): one
+    LightGCN propagation per behavior graph :math:`\mathbf{R}^{(b)}`, all
+    over shared base embeddings :math:`\mathbf{Z}_u, \mathbf{Z}_i`:
+
+    .. math::
+        \mathbf{P}^{(b)}, \mathbf{Q}^{(b)} = f(\mathbf{R}^{(b)},
+        \mathbf{Z}_u, \mathbf{Z}_i), \qquad
+        \mathbf{z}_u = \frac{1}{|\mathcal{B}|}\sum_b \mathbf{p}^{(b)}_u.
+
+    Layer combination ``'mean'`` is LightGCN's
+    :math:`\frac{1}{L+1}\sum_{k=0}^{L}\mathbf{X}^{(k)}`; ``'normalized_sum'``
+    is the authors' code: every propagated layer is L2-normalised (and
+    propagated further normalised) and the layers are summed,
+    :math:`\mathbf{X}^{(0)} + \sum_{k=1}^{L}\mathbf{X}^{(k)}`.
+
+    The encoder knows nothing about losses, configs or devices. Pass it a
+    mapping from behavior (or edge type :obj:`('user', b, 'item')`) to the
+    normalised adjacency of :meth:`build_adjacency` (recommended: built
+    once) or to a plain :obj:`[2, E]` :obj:`(user, item)` index (normalised
+    on every call).
+
+    Args:
+        num_users (int): Number of users.
+        num_items (int): Number of items.
+        behaviors (Sequence[str]): Behavior names, in output order.
+        embedding_dim (int): Embedding size. (default: :obj:`64`)
+        num_layers (int): Propagation layers. (default: :obj:`3`)
+        layer_combination (str): ``'mean'`` or ``'normalized_sum'``.
+            (default: :obj:`'normalized_sum'`)
+        init_std (float): Std of the normal initialisation.
+            (default: :obj:`0.1`)
+
+    Shapes:
+        - **input:** mapping of :math:`|\mathcal{B}|` adjacencies
+        - **output:** user embeddings :math:`(|\mathcal{U}|, |\mathcal{B}|,
+          F)`, item embeddings :math:`(|\mathcal{I}|, |\mathcal{B}|, F)`
+    """
+    def __init__(self, num_users: int, num_items: int,
+                 behaviors: Sequence[str], embedding_dim: int = 64,
+                 num_layers: int = 3,
+                 layer_combination: str = 'normalized_sum',
+                 init_std: float = 0.1) -> None:
+        super().__init__()
+        name = self.__class__.__name__
+        if num_users <= 0 or num_items <= 0:
+            raise ValueError(f"'num_users' and 'num_items' must be positive "
+                             f"in '{name}' (got {num_users}, {num_items})")
+        if embedding_dim <= 0:
+            raise ValueError(f"'embedding_dim' must be positive in '{name}' "
+                             f'(got {embedding_dim})')
+        if num_layers < 0:
+            raise ValueError(f"'num_layers' must be >= 0 in '{name}' "
+                             f'(got {num_layers})')
+        if layer_combination not in LAYER_COMBINATIONS:
+            raise ValueError(f"'layer_combination' must be one of "
+                             f"{LAYER_COMBINATIONS} in '{name}' "
+                             f'(got {layer_combination!r})')
+        if len(behaviors) == 0:
+            raise ValueError(f"'behaviors' must not be empty in '{name}'")
+        self.num_users = num_users
+        self.num_items = num_items
+        self.behaviors: List[str] = list(behaviors)
+        self.embedding_dim = embedding_dim
+        self.num_layers = num_layers
+        self.layer_combination = layer_combination
+        self.init_std = init_std
+        self.user_embedding = Embedding(num_users, embedding_dim)
+        self.item_embedding = Embedding(num_items, embedding_dim)
+        self.conv = BehaviorConv()
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        torch.nn.init.normal_(self.user_embedding.weight, std=self.init_std)
+        torch.nn.init.normal_(self.item_embedding.weight, std=self.init_std)
+
+    @staticmethod
+    def build_adjacency(edge_index_dict: Mapping[Key, Tensor],
+                        num_users: int, num_items: int, eps: float = 1e-7,
+                        backend: str = 'torch',
+                        device: Optional[torch.device] = None
+                        ) -> Dict[str, Any]:
+        r"""Normalises every behavior graph once (see
+        :func:`~rmbrec_pyg.graph.normalized_adjacency`)."""
+        out = {}
+        for key, index in edge_index_dict.items():
+            b = key[1] if isinstance(key, tuple) else key
+            out[b] = normalized_adjacency(index, num_users, num_items, eps,
+                                          backend, device)
+        return out
+
+    def _lookup(self, adj_dict: Mapping[Key, Any], b: str) -> Any:
+        if b in adj_dict:
+            return adj_dict[b]
+        if ('user', b, 'item') in adj_dict:
+            return adj_dict[('user', b, 'item')]
+        raise KeyError(f"no graph for behavior '{b}' in "
+                       f"'{self.__class__.__name__}' (got keys "
+                       f'{list(adj_dict)})')
+
+    def propagate_behavior(self, adj: Any, x: Tensor) -> Tensor:
+        r"""Runs :obj:`num_layers` propagations of one behavior graph over
+        the stacked base embeddings :obj:`x` and combines the layers."""
+        if isinstance(adj, Tensor) and not adj.is_sparse and \
+                adj.layout == torch.strided and adj.dim() == 2 and \
+                adj.size(0) == 2 and not adj.is_floating_point():
+            adj = normalized_adjacency(adj, self.num_users, self.num_items,
+                                       device=x.device)
+        out = x
+        for _ in range(self.num_layers):
+            x = self.conv(x, adj)
+            if self.layer_combination == 'normalized_sum':
+                x = F.normalize(x, dim=-1)
+            out = out + x
+        if self.layer_combination == 'mean':
+            out = out / (self.num_layers + 1)
+        return out
+
+    def forward(self, adj_dict: Mapping[Key, Any]) -> Tuple[Tensor, Tensor]:
+        r"""Returns the per-behavior user and item embeddings."""
+        x = torch.cat([self.user_embedding.weight, self.item_embedding.weight])
+        outs = [self.propagate_behavior(self._lookup(adj_dict, b), x)
+                for b in self.behaviors]
+        stacked = torch.stack(outs, dim=1)
+        return stacked[:self.num_users], stacked[self.num_users:]
+
+    def fuse(self, user_emb: Tensor, item_emb: Tensor,
+             weights: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+        r"""Fuses per-behavior embeddings :obj:`[N, B, F]` into :obj:`[N, F]`:
+        the mean over behaviors (paper Eq. 8), or a weighted sum when
+        :obj:`weights` (:obj:`[B]`, summing to one) is given."""
+        if weights is None:
+            return user_emb.mean(dim=1), item_emb.mean(dim=1)
+        w = weights.view(1, -1, 1)
+        return (user_emb * w).sum(dim=1), (item_emb * w).sum(dim=1)
+
+    def get_embedding(self, adj_dict: Mapping[Key, Any],
+                      weights: Optional[Tensor] = None
+                      ) -> Tuple[Tensor, Tensor]:
+        r"""Returns the fused user and item embeddings :obj:`[N, F]`."""
+        return self.fuse(*self(adj_dict), weights=weights)
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}({self.num_users}, '
+                f'{self.num_items}, behaviors={self.behaviors}, '
+                f'embedding_dim={self.embedding_dim}, '
+                f'num_layers={self.num_layers}, '
+                f"layer_combination='{self.layer_combination}')")

@@ -1,0 +1,5 @@
+from rmbrec_pyg.regularizers.base import Regularizer, RegularizerInput
+from rmbrec_pyg.regularizers.rrm import RRM
+from rmbrec_pyg.regularizers.orm import ORM
+
+__all__ = ['Regularizer', 'RegularizerInput', 'RRM', 'ORM']

@@ -1,0 +1,77 @@
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class RegularizerInput:
+    r"""Everything a regularizer may look at, computed once per step and
+    shared by all terms (as :class:`LinkPredMetricData` is shared by PyG's
+    link-prediction metrics).
+
+    Attributes:
+        user_emb (Tensor): :obj:`[N, B, F]` per-behavior embeddings of the
+            batch's (unique) users.
+        behavior_losses (Tensor): :obj:`[B]` per-behavior BPR losses.
+        score_diffs (Tensor): :obj:`[N', B]` per-behavior score differences
+            :math:`s_{ui}^{(b)} - s_{uj}^{(b)}` of the batch triples.
+        mask (Tensor): :obj:`[N', B]` whether the triple's user has that
+            behavior.
+        target_index (int): Position of the target behavior.
+        behaviors (List[str]): Behavior names.
+        params (List[Tensor]): The base embedding tables, for penalties on
+            gradients (IRMv2).
+        missing (str): How rows without a positive enter the losses
+            (``'mask'`` or ``'filler'``).
+        item_emb (Tensor, optional): :obj:`[M, B, F]` embeddings of the
+            batch's positive items.
+    """
+    user_emb: Tensor
+    behavior_losses: Tensor
+    score_diffs: Tensor
+    mask: Tensor
+    target_index: int
+    behaviors: List[str]
+    params: List[Tensor] = field(default_factory=list)
+    missing: str = 'mask'
+    item_emb: Optional[Tensor] = None
+
+    @property
+    def aux_indices(self) -> List[int]:
+        return [i for i in range(len(self.behaviors))
+                if i != self.target_index]
+
+
+class Regularizer(torch.nn.Module):
+    r"""Base class of the plug-in loss terms. A subclass implements
+    :meth:`forward`, which returns an **unweighted** scalar; the trainer
+    multiplies it by :obj:`weight` and logs both values.
+
+    Add a term of your own by subclassing and naming it in a config:
+
+    .. code-block:: yaml
+
+        regularizer:
+          mine:
+            _target_: my_package.MyRegularizer
+            weight: 0.1
+
+    Args:
+        weight (float): The weight of the term (e.g. :math:`\lambda_1`).
+            (default: :obj:`1.0`)
+    """
+    def __init__(self, weight: float = 1.0) -> None:
+        super().__init__()
+        weight = float(weight)
+        if not weight >= 0.0:
+            raise ValueError(f"'weight' must be >= 0 in "
+                             f"'{self.__class__.__name__}' (got {weight})")
+        self.weight = weight
+
+    def forward(self, inputs: RegularizerInput) -> Tensor:
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        return f'weight={self.weight}'

@@ -1,0 +1,95 @@
+from typing import List
+
+import torch
+from torch import Tensor
+
+from rmbrec_pyg.regularizers.base import Regularizer, RegularizerInput
+
+ORM_MODES = ('rex', 'irm_v1', 'irm_v2')
+
+
+class ORM(Regularizer):
+    r"""The Optimization Robustness Module of RMBRec: an invariance penalty
+    across behavioral environments (each behavior is one environment with
+    risk :math:`\mathcal{L}^{(b)}_{BPR}`).
+
+    * ``mode='rex'`` (Eq. 7, V-REx): the variance of the per-behavior BPR
+      risks, :math:`\mathrm{Var}_b(\mathcal{L}^{(b)})`. ``unbiased=True``
+      divides by :math:`|\mathcal{E}|-1` (``torch.var``, authors' code and
+      Appendix A), ``False`` by :math:`|\mathcal{E}|` (Eq. 7).
+    * ``mode='irm_v1'`` (Eq. 13, IRMv1): :math:`\sum_e \|\nabla_{w|w=1}
+      R^e(w\circ\Phi)\|^2` with a dummy classifier scale :math:`w`. With
+      ``dummy='scores'`` :math:`w` scales the scores inside the BPR loss
+      (Arjovsky et al.); the gradient has the closed form
+      :math:`\frac{1}{N}\sum -\sigma(-d)\,d`. With ``dummy='loss'`` it scales
+      the loss, as the authors' code does, so the penalty is
+      :math:`\sum_e (R^e)^2`.
+    * ``mode='irm_v2'`` (authors' code for Eq. 14): the variance across
+      environments of the risk gradients with respect to the shared user
+      embedding table, averaged over its entries (needs double backward).
+
+    Args:
+        weight (float): :math:`\lambda_2`. (default: :obj:`1.0`)
+        mode (str): ``'rex'``, ``'irm_v1'`` or ``'irm_v2'``.
+            (default: :obj:`'rex'`)
+        unbiased (bool): For ``'rex'``. (default: :obj:`True`)
+        include_target (bool): Whether the target behavior is one of the
+            environments (authors' code: yes; Appendix A: no).
+            (default: :obj:`True`)
+        dummy (str): For ``'irm_v1'``: ``'scores'`` or ``'loss'``.
+            (default: :obj:`'scores'`)
+    """
+    def __init__(self, weight: float = 1.0, mode: str = 'rex',
+                 unbiased: bool = True, include_target: bool = True,
+                 dummy: str = 'scores') -> None:
+        super().__init__(weight)
+        name = self.__class__.__name__
+        if mode not in ORM_MODES:
+            raise ValueError(f"'mode' must be one of {ORM_MODES} in "
+                             f"'{name}' (got {mode!r})")
+        if dummy not in ('scores', 'loss'):
+            raise ValueError(f"'dummy' must be 'scores' or 'loss' in "
+                             f"'{name}' (got {dummy!r})")
+        self.mode = mode
+        self.unbiased = bool(unbiased)
+        self.include_target = bool(include_target)
+        self.dummy = dummy
+
+    def environments(self, inputs: RegularizerInput) -> List[int]:
+        if self.include_target:
+            return list(range(len(inputs.behaviors)))
+        return inputs.aux_indices
+
+    def forward(self, inputs: RegularizerInput) -> Tensor:
+        envs = self.environments(inputs)
+        risks = inputs.behavior_losses[envs]
+        if len(envs) < 2 and self.mode != 'irm_v1':
+            return risks.sum() * 0.0
+        if self.mode == 'rex':
+            return risks.var(unbiased=self.unbiased)
+        if self.mode == 'irm_v1':
+            if self.dummy == 'loss':
+                return risks.pow(2).sum()
+            d = inputs.score_diffs[:, envs]
+            m = inputs.mask[:, envs].to(d.dtype)
+            # d/dw of -log sigmoid(w d) at w = 1 is -sigmoid(-d) d.
+            g = -torch.sigmoid(-d) * d * m
+            denom = (m.size(0) if inputs.missing == 'filler' else
+                     m.sum(0).clamp_min(1.0))
+            return (g.sum(0) / denom).pow(2).sum()
+        # irm_v2
+        if not inputs.params:
+            raise ValueError("ORM(mode='irm_v2') needs the base embedding "
+                             'tables in RegularizerInput.params')
+        ref = inputs.params[0]
+        grads = [
+            torch.autograd.grad(risks[k], ref, create_graph=True,
+                                retain_graph=True)[0].flatten()
+            for k in range(len(envs))
+        ]
+        return torch.stack(grads).var(dim=0).mean()
+
+    def extra_repr(self) -> str:
+        return (f"weight={self.weight}, mode='{self.mode}', "
+                f'unbiased={self.unbiased}, '
+                f'include_target={self.include_target}')

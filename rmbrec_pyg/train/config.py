@@ -1,0 +1,117 @@
+r"""Plain settings of the training loop, as dataclasses. The CLI registers
+them with Hydra's ConfigStore so that a wrong type fails at composition."""
+from dataclasses import dataclass, field
+from typing import List
+
+from rmbrec_pyg.data.errors import ConfigError
+
+
+@dataclass
+class TrainerConfig:
+    r"""Settings of :class:`~rmbrec_pyg.train.Trainer`.
+
+    Attributes:
+        max_epochs: Upper bound on epochs.
+        patience: Stop when the monitored validation metric has not improved
+            for more than this many epochs (the authors' rule).
+        batch_size: Users per mini-batch (every user, once per epoch).
+        eval_batch_size: Held-out pairs scored at once.
+        ks: Cut-offs of HR@K / NDCG@K.
+        monitor: Validation metric for early stopping and model selection.
+        eval_every: Evaluate every this many epochs.
+        device: ``'auto'`` (CUDA when present), ``'cpu'``, ``'cuda'``, ...
+        seed: Seed of initialisation and sampling.
+        num_threads: CPU threads for torch (0 leaves torch's default).
+        resume: Continue from ``last.pt`` in the run directory.
+        checkpoint: Write ``last.pt`` every epoch and ``best.pt``.
+        progress: Show a progress bar over the batches.
+        negatives: ``'all'`` (negatives outside all of the user's items) or
+            ``'behavior'`` (outside that behavior).
+    """
+    max_epochs: int = 200
+    patience: int = 20
+    batch_size: int = 1024
+    eval_batch_size: int = 4096
+    ks: List[int] = field(default_factory=lambda: [10, 20])
+    monitor: str = 'HR@10'
+    eval_every: int = 1
+    device: str = 'auto'
+    seed: int = 2026
+    num_threads: int = 0
+    resume: bool = False
+    checkpoint: bool = True
+    progress: bool = True
+    negatives: str = 'all'
+
+    def validate(self) -> None:
+        name = 'trainer'
+        if self.max_epochs < 0:
+            raise ConfigError(f"'{name}.max_epochs' must be >= 0 "
+                              f'(got {self.max_epochs})')
+        if self.batch_size <= 0 or self.eval_batch_size <= 0:
+            raise ConfigError(f"'{name}.batch_size' and "
+                              f"'{name}.eval_batch_size' must be positive "
+                              f'(got {self.batch_size}, '
+                              f'{self.eval_batch_size})')
+        if self.patience < 0 or self.eval_every <= 0:
+            raise ConfigError(f"'{name}.patience' must be >= 0 and "
+                              f"'{name}.eval_every' positive (got "
+                              f'{self.patience}, {self.eval_every})')
+        if not self.ks or any(int(k) <= 0 for k in self.ks):
+            raise ConfigError(f"'{name}.ks' must be positive integers "
+                              f'(got {list(self.ks)})')
+        allowed = [f'{m}@{k}' for k in self.ks for m in ('HR', 'NDCG')]
+        if self.monitor not in allowed:
+            raise ConfigError(f"'{name}.monitor' must be one of {allowed} "
+                              f'(got {self.monitor!r})')
+        if self.negatives not in ('all', 'behavior'):
+            raise ConfigError(f"'{name}.negatives' must be 'all' or "
+                              f"'behavior' (got {self.negatives!r})")
+
+
+@dataclass
+class LossConfig:
+    r"""How the loss terms are formed.
+
+    Attributes:
+        missing: Users without a behavior in a batch: ``'mask'`` (left out
+            of that behavior's mean, the paper) or ``'filler'`` (the authors'
+            ``[0, 0, 0]`` rows, which add :math:`\log 2` to the mean).
+        emb_reg: Weight of the embedding L2 term.
+        emb_reg_on: ``'propagated'`` (authors' code: the propagated batch
+            embeddings of every behavior), ``'base'`` (the base embeddings
+            of the batch, LightGCN style) or ``'none'``.
+        behavior_loss_weight: Weight of the sum of per-behavior BPR losses in
+            the objective. The paper (Eq. 10) and the authors' code use them
+            only inside ORM, i.e. 0.
+    """
+    missing: str = 'filler'
+    emb_reg: float = 1e-3
+    emb_reg_on: str = 'propagated'
+    behavior_loss_weight: float = 0.0
+
+    def validate(self) -> None:
+        if self.missing not in ('mask', 'filler'):
+            raise ConfigError(f"'loss.missing' must be 'mask' or 'filler' "
+                              f'(got {self.missing!r})')
+        if self.emb_reg_on not in ('propagated', 'base', 'none'):
+            raise ConfigError(f"'loss.emb_reg_on' must be 'propagated', "
+                              f"'base' or 'none' (got {self.emb_reg_on!r})")
+        if self.emb_reg < 0 or self.behavior_loss_weight < 0:
+            raise ConfigError(f"'loss.emb_reg' and "
+                              f"'loss.behavior_loss_weight' must be >= 0 "
+                              f'(got {self.emb_reg}, '
+                              f'{self.behavior_loss_weight})')
+
+
+@dataclass
+class OptimConfig:
+    r"""Adam settings (paper: lr 1e-3, weight decay 1e-3)."""
+    lr: float = 1e-3
+    weight_decay: float = 1e-3
+
+    def validate(self) -> None:
+        if not self.lr > 0 or self.weight_decay < 0:
+            raise ConfigError(f"'optim.lr' must be positive and "
+                              f"'optim.weight_decay' >= 0 (got {self.lr}, "
+                              f'{self.weight_decay})')

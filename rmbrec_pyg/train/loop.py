@@ -1,0 +1,381 @@
+r"""The RMBRec training loop: plain PyTorch, no Hydra."""
+import csv
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import asdict
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+import torch
+from torch import Tensor
+from torch_geometric.data import HeteroData
+from tqdm.auto import tqdm
+
+from rmbrec_pyg.data.hetero import edge_index_dict_of, edge_type
+from rmbrec_pyg.evaluation import (ExclusionIndex, ranking_metrics,
+                                   target_ranks)
+from rmbrec_pyg.graph.sampling import BehaviorSampler
+from rmbrec_pyg.loss import (behavior_losses, behavior_score_diffs, bpr_loss,
+                             embedding_l2)
+from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
+from rmbrec_pyg.regularizers.base import Regularizer, RegularizerInput
+from rmbrec_pyg.train.checkpoint import load, save_atomic
+from rmbrec_pyg.train.config import LossConfig, OptimConfig, TrainerConfig
+
+log = logging.getLogger('rmbrec_pyg')
+
+
+class TrainingDivergedError(RuntimeError):
+    r"""A loss term became NaN or infinite."""
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    return torch.device(device)
+
+
+def seed_everything(seed: int) -> None:
+    import random
+
+    import numpy as np
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+class Trainer:
+    r"""Trains a :class:`~rmbrec_pyg.nn.MultiBehaviorEncoder` with the
+    RMBRec objective (paper Eq. 10)
+
+    .. math::
+        \mathcal{L} = \mathcal{L}_{main} + \sum_r w_r \mathcal{L}_r
+        + \lambda_{reg}\mathcal{L}_{L2}
+
+    where :math:`\mathcal{L}_{main}` is BPR on the fused embeddings with the
+    target triples and the :math:`\mathcal{L}_r` are the pluggable
+    regularizers (RRM with :math:`w=\lambda_1`, ORM with :math:`w=\lambda_2`).
+
+    Every epoch visits every user once in random mini-batches; each batch
+    propagates all behavior graphs (as the paper and the authors' code do).
+    Validation HR@10 drives early stopping; test metrics are those at the
+    best validation epoch.
+
+    Args:
+        data (HeteroData): A multi-behavior graph (see
+            :func:`~rmbrec_pyg.data.build_hetero_data`).
+        encoder (MultiBehaviorEncoder): The model.
+        regularizers (Mapping[str, Regularizer]): Named plug-in terms.
+        config (TrainerConfig): Loop settings.
+        loss (LossConfig): Loss settings.
+        optim (OptimConfig): Adam settings.
+        out_dir (str, optional): Where ``metrics.json``, ``metrics.csv`` and
+            the checkpoints go. (default: :obj:`None`, nothing is written)
+    """
+    def __init__(self, data: HeteroData, encoder: MultiBehaviorEncoder,
+                 regularizers: Optional[Mapping[str, Regularizer]] = None,
+                 config: Optional[TrainerConfig] = None,
+                 loss: Optional[LossConfig] = None,
+                 optim: Optional[OptimConfig] = None,
+                 out_dir: Optional[str] = None) -> None:
+        self.config = config or TrainerConfig()
+        self.loss_cfg = loss or LossConfig()
+        self.optim_cfg = optim or OptimConfig()
+        for c in (self.config, self.loss_cfg, self.optim_cfg):
+            c.validate()
+        self.device = resolve_device(self.config.device)
+        self.data = data
+        self.behaviors: List[str] = list(encoder.behaviors)
+        self.target = str(data.target)
+        if self.target not in self.behaviors:
+            raise ValueError(f"target behavior '{self.target}' is not among "
+                             f"the encoder's behaviors {self.behaviors}")
+        self.target_index = self.behaviors.index(self.target)
+        self.num_users = int(data['user'].num_nodes)
+        self.num_items = int(data['item'].num_nodes)
+        self.encoder = encoder.to(self.device)
+        self.regularizers = torch.nn.ModuleDict(dict(regularizers or {}))
+        self.regularizers.to(self.device)
+        self.out_dir = out_dir
+        edges = edge_index_dict_of(data)
+        edges = {b: edges[b] for b in self.behaviors}
+        self.adj = MultiBehaviorEncoder.build_adjacency(
+            edges, self.num_users, self.num_items, device=self.device)
+        self.generator = torch.Generator().manual_seed(self.config.seed)
+        self.sampler = BehaviorSampler(edges, self.num_users, self.num_items,
+                                       self.config.negatives, self.generator)
+        store = data[edge_type(self.target)]
+        self.exclude = ExclusionIndex(store.edge_index, self.num_users).to(
+            self.device)
+        self.labels = {
+            split: store[f'{split}_edge_label_index'].to(self.device)
+            for split in ('val', 'test')
+            if f'{split}_edge_label_index' in store
+        }
+        params = [p for p in self.encoder.parameters() if p.requires_grad]
+        params += [p for p in self.regularizers.parameters()
+                   if p.requires_grad]
+        self.optimizer = torch.optim.Adam(
+            params, lr=self.optim_cfg.lr,
+            weight_decay=self.optim_cfg.weight_decay)
+        self.epoch = 0
+        self.best: Dict[str, Any] = {'epoch': -1, 'score': -math.inf,
+                                     'valid': {}, 'test': {}}
+        self.history: List[Dict[str, float]] = []
+        self.callbacks: List[Callable[[Dict[str, float]], None]] = []
+
+    # ------------------------------------------------------------------
+    def step(self, users: Tensor) -> Tuple[Tensor, Dict[str, Tensor]]:
+        r"""Computes the loss of one batch of users (a CPU tensor) and
+        returns :obj:`(total, terms)` with unweighted, detached terms."""
+        cfg = self.loss_cfg
+        pos, neg, mask = self.sampler.sample(users)
+        dev = self.device
+        users = users.to(dev, non_blocking=True)
+        pos = pos.to(dev, non_blocking=True)
+        neg = neg.to(dev, non_blocking=True)
+        mask = mask.to(dev, non_blocking=True)
+        user_b, item_b = self.encoder(self.adj)
+        diffs = behavior_score_diffs(user_b, item_b, users, pos, neg)
+        beh = behavior_losses(diffs, mask, cfg.missing)
+
+        t = self.target_index
+        zu, zi = self.encoder.fuse(user_b, item_b)
+        main_diff = (zu[users] * (zi[pos[:, t]] - zi[neg[:, t]])).sum(-1)
+        main = bpr_loss(main_diff, torch.zeros_like(main_diff), mask[:, t],
+                        cfg.missing)
+        terms: Dict[str, Tensor] = {'main': main}
+        total = main
+        if cfg.behavior_loss_weight > 0:
+            total = total + cfg.behavior_loss_weight * beh.sum()
+        if cfg.emb_reg > 0 and cfg.emb_reg_on != 'none':
+            m = mask.unsqueeze(-1).to(user_b.dtype)
+            bidx = torch.arange(len(self.behaviors), device=dev).unsqueeze(0)
+            if cfg.emb_reg_on == 'propagated':
+                reg = embedding_l2(user_b[users] * m, item_b[pos, bidx] * m,
+                                   item_b[neg, bidx] * m,
+                                   batch_size=users.numel())
+            else:
+                reg = embedding_l2(
+                    self.encoder.user_embedding.weight[users],
+                    self.encoder.item_embedding.weight[pos[:, t]],
+                    self.encoder.item_embedding.weight[neg[:, t]],
+                    batch_size=users.numel())
+            terms['reg'] = reg
+            total = total + cfg.emb_reg * reg
+        if len(self.regularizers) > 0:
+            # RRM looks at the batch users with a target item (the users of
+            # the target triples, as in the authors' code).
+            rrm_users = users[mask[:, t]]
+            inputs = RegularizerInput(
+                user_emb=user_b[rrm_users], behavior_losses=beh,
+                score_diffs=diffs, mask=mask, target_index=t,
+                behaviors=self.behaviors,
+                params=[self.encoder.user_embedding.weight,
+                        self.encoder.item_embedding.weight],
+                missing=cfg.missing)
+            for name, reg_term in self.regularizers.items():
+                if reg_term.weight == 0:
+                    continue
+                value = reg_term(inputs)
+                terms[name] = value
+                total = total + reg_term.weight * value
+        for i, b in enumerate(self.behaviors):
+            terms[f'bpr_{b}'] = beh[i]
+        terms['total'] = total
+        return total, {k: v.detach() for k, v in terms.items()}
+
+    def batches(self) -> List[Tensor]:
+        perm = torch.randperm(self.num_users, generator=self.generator)
+        return list(perm.split(self.config.batch_size))
+
+    def train_epoch(self, epoch: int) -> Dict[str, float]:
+        self.encoder.train()
+        sums: Dict[str, Tensor] = {}
+        batches = self.batches()
+        bar = tqdm(batches, desc=f'epoch {epoch}', leave=False,
+                   disable=not self.config.progress, unit='batch')
+        for users in bar:
+            self.optimizer.zero_grad(set_to_none=True)
+            total, terms = self.step(users)
+            total.backward()
+            self.optimizer.step()
+            for k, v in terms.items():
+                sums[k] = sums[k] + v if k in sums else v
+        keys = list(sums)
+        values = (torch.stack([sums[k] for k in keys]) /
+                  max(len(batches), 1)).tolist()  # one sync per epoch
+        out = dict(zip(keys, values))
+        for k, v in out.items():
+            if not math.isfinite(v):
+                raise TrainingDivergedError(
+                    f"loss term '{k}' became {v} in epoch {epoch}; the last "
+                    f'good checkpoint is kept')
+        return out
+
+    @torch.no_grad()
+    def embeddings(self) -> Tuple[Tensor, Tensor]:
+        self.encoder.eval()
+        return self.encoder.get_embedding(self.adj)
+
+    @torch.no_grad()
+    def evaluate(self, splits: Tuple[str, ...] = ('val', 'test')
+                 ) -> Dict[str, Dict[str, float]]:
+        r"""Full-ranking metrics of the held-out splits."""
+        zu, zi = self.embeddings()
+        out = {}
+        for split in splits:
+            if split not in self.labels:
+                continue
+            ranks = target_ranks(zu, zi, self.labels[split], self.exclude,
+                                 self.config.eval_batch_size,
+                                 max_rank=max(self.config.ks))
+            out[split] = ranking_metrics(ranks, self.config.ks)
+        return out
+
+    # ------------------------------------------------------------------
+    def state_dict(self) -> Dict[str, Any]:
+        return {
+            'encoder': self.encoder.state_dict(),
+            'regularizers': self.regularizers.state_dict(),
+            'optimizer': self.optimizer.state_dict(),
+            'generator': self.generator.get_state(),
+            'torch_rng': torch.get_rng_state(),
+            'epoch': self.epoch,
+            'best': self.best,
+            'history': self.history,
+            'behaviors': self.behaviors,
+            'target': self.target,
+            'num_users': self.num_users,
+            'num_items': self.num_items,
+        }
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        self.encoder.load_state_dict(state['encoder'])
+        self.regularizers.load_state_dict(state['regularizers'])
+        self.optimizer.load_state_dict(state['optimizer'])
+        self.generator.set_state(state['generator'])
+        torch.set_rng_state(state['torch_rng'])
+        self.epoch = int(state['epoch'])
+        self.best = state['best']
+        self.history = list(state['history'])
+
+    def _path(self, name: str) -> Optional[str]:
+        return None if self.out_dir is None else os.path.join(
+            self.out_dir, name)
+
+    def try_resume(self) -> bool:
+        path = self._path('last.pt')
+        if not self.config.resume or path is None or not os.path.exists(path):
+            return False
+        self.load_state_dict(load(path, map_location=self.device))
+        log.info('resumed from %s at epoch %d', path, self.epoch)
+        return True
+
+    def _save(self, best: bool) -> None:
+        if self.out_dir is None or not self.config.checkpoint:
+            return
+        state = self.state_dict()
+        save_atomic(state, self._path('last.pt'))  # type: ignore[arg-type]
+        if best:
+            save_atomic({k: state[k] for k in (
+                'encoder', 'epoch', 'best', 'behaviors', 'target',
+                'num_users', 'num_items')} | {'config': self.encoder_config()},
+                self._path('best.pt'))  # type: ignore[arg-type]
+
+    def encoder_config(self) -> Dict[str, Any]:
+        e = self.encoder
+        return {'num_users': e.num_users, 'num_items': e.num_items,
+                'behaviors': e.behaviors, 'embedding_dim': e.embedding_dim,
+                'num_layers': e.num_layers,
+                'layer_combination': e.layer_combination}
+
+    def _write_history(self) -> None:
+        path = self._path('metrics.csv')
+        if path is None or not self.history:
+            return
+        keys: List[str] = []
+        for row in self.history:
+            keys += [k for k in row if k not in keys]
+        tmp = path + '.tmp'
+        with open(tmp, 'w', newline='') as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(self.history)
+        os.replace(tmp, path)
+
+    def metrics(self) -> Dict[str, Any]:
+        return {'best_epoch': self.best['epoch'], 'valid': self.best['valid'],
+                'test': self.best['test']}
+
+    def _write_metrics(self) -> None:
+        path = self._path('metrics.json')
+        if path is None:
+            return
+        tmp = path + '.tmp'
+        with open(tmp, 'w') as f:
+            json.dump(self.metrics(), f, indent=2)
+        os.replace(tmp, path)
+
+    # ------------------------------------------------------------------
+    def fit(self) -> Dict[str, Any]:
+        r"""Trains until :obj:`max_epochs` or early stopping and returns
+        :obj:`{'best_epoch', 'valid', 'test'}`."""
+        cfg = self.config
+        if self.out_dir is not None:
+            os.makedirs(self.out_dir, exist_ok=True)
+        self.try_resume()
+        monitor = cfg.monitor
+        while self.epoch < cfg.max_epochs:
+            if self.best['epoch'] >= 0 and \
+                    self.epoch - self.best['epoch'] > cfg.patience:
+                break
+            epoch = self.epoch + 1
+            t0 = time.perf_counter()
+            terms = self.train_epoch(epoch)
+            t_train = time.perf_counter() - t0
+            row: Dict[str, float] = {'epoch': epoch, 'train_s': t_train}
+            row.update({f'loss_{k}': v for k, v in terms.items()})
+            improved = False
+            if epoch % cfg.eval_every == 0 or epoch == cfg.max_epochs:
+                t1 = time.perf_counter()
+                res = self.evaluate(('val', ))
+                valid = res.get('val', {})
+                row.update({f'valid_{k}': v for k, v in valid.items()})
+                score = valid.get(monitor, -math.inf)
+                if score > self.best['score']:
+                    improved = True
+                    test = self.evaluate(('test', )).get('test', {})
+                    self.best = {'epoch': epoch, 'score': score,
+                                 'valid': valid, 'test': test}
+                row['eval_s'] = time.perf_counter() - t1
+            for cb in self.callbacks:
+                cb(row)
+            self.history.append(row)
+            self.epoch = epoch
+            self._save(best=improved)
+            self._write_history()
+            self._write_metrics()
+            log.info(self.format_row(row, improved))
+        self._write_metrics()
+        return self.metrics()
+
+    def format_row(self, row: Dict[str, float], improved: bool) -> str:
+        parts = [f"epoch {int(row['epoch']):3d}", f"{row['train_s']:.1f}s"]
+        for name in ['total', 'main', 'reg'] + list(self.regularizers):
+            key = f'loss_{name}'
+            if key in row:
+                txt = f'{name} {row[key]:.4f}'
+                if name in self.regularizers:
+                    w = self.regularizers[name].weight
+                    txt += f' (x{w:g}={w * row[key]:.4f})'
+                parts.append(txt)
+        parts.append('bpr ' + '/'.join(
+            f"{row[f'loss_bpr_{b}']:.3f}" for b in self.behaviors))
+        metric = f'valid_{self.config.monitor}'
+        if metric in row:
+            parts.append(f'{metric} {row[metric]:.4f}' +
+                         (' *' if improved else ''))
+        return ' | '.join(parts)
