@@ -41,17 +41,13 @@ class ExclusionIndex:
 
 def target_ranks(user_emb: Tensor, item_emb: Tensor, label_index: Tensor,
                  exclude: Optional[ExclusionIndex] = None,
-                 batch_size: int = 4096,
-                 max_rank: Optional[int] = None) -> Tensor:
+                 batch_size: int = 4096) -> Tensor:
     r"""The 0-based rank of every held-out item among all items for its
     user, by score :math:`\mathbf{z}_u^\top\mathbf{z}_i`, after masking the
     excluded items (a held-out item that is itself excluded gets the worst
     rank).
-
-    With :obj:`max_rank`, only the top :obj:`max_rank` items are found
-    (batched :func:`torch.topk`) and items below get rank :obj:`max_rank`:
-    exact for every cut-off :math:`K \leq` :obj:`max_rank`, and faster.
-    Without it, ties are counted in the item's favour.
+Ties are counted in the item's favour. See :func:`topk_ranks` for the
+    faster path used in training.
 
     Args:
         user_emb (Tensor): :obj:`[U, F]`.
@@ -59,7 +55,6 @@ def target_ranks(user_emb: Tensor, item_emb: Tensor, label_index: Tensor,
         label_index (Tensor): :obj:`[2, N]` held-out ``(user, item)`` pairs.
         exclude (ExclusionIndex, optional): Items to mask per user.
         batch_size (int): Pairs scored at once. (default: :obj:`4096`)
-        max_rank (int, optional): Only resolve ranks below this.
 
     Returns:
         :obj:`[N]` ranks.
@@ -73,14 +68,6 @@ def target_ranks(user_emb: Tensor, item_emb: Tensor, label_index: Tensor,
         if exclude is not None:
             row, col = exclude.gather(users)
             scores[row, col] = float('-inf')
-        if max_rank is not None:
-            k = min(max_rank, num_items)
-            top = scores.topk(k, dim=1).indices
-            found = top == items.view(-1, 1)
-            rank = torch.where(found.any(1), found.to(torch.uint8).argmax(1),
-                               torch.full_like(items, max_rank))
-            ranks.append(rank)
-            continue
         true = scores.gather(1, items.view(-1, 1))
         rank = (scores > true).sum(1)
         rank = torch.where(torch.isinf(true.view(-1)) & (true.view(-1) < 0),
@@ -89,6 +76,70 @@ def target_ranks(user_emb: Tensor, item_emb: Tensor, label_index: Tensor,
     if not ranks:
         return torch.zeros(0, dtype=torch.long, device=user_emb.device)
     return torch.cat(ranks)
+
+
+def topk_items(user_emb: Tensor, item_emb: Tensor, users: Tensor, k: int,
+               exclude: Optional[ExclusionIndex] = None,
+               batch_size: int = 4096) -> Tuple[Tensor, Tensor]:
+    r"""The top-:obj:`k` items of every user in :obj:`users` by score
+    :math:`\mathbf{z}_u^\top\mathbf{z}_i`, with the excluded items masked,
+    computed in batches (one matrix product and one :func:`torch.topk` per
+    batch).
+
+    Returns:
+        :obj:`(items, scores)`, both :obj:`[len(users), k]`; masked slots
+        (when a user has fewer than :obj:`k` candidates) have score
+        :obj:`-inf`.
+    """
+    k = min(k, item_emb.size(0))
+    items, scores = [], []
+    item_t = item_emb.t().contiguous()
+    for start in range(0, users.numel(), batch_size):
+        chunk = users[start:start + batch_size]
+        s = user_emb[chunk] @ item_t
+        if exclude is not None:
+            row, col = exclude.gather(chunk)
+            s[row, col] = float('-inf')
+        top = s.topk(k, dim=1)
+        items.append(top.indices)
+        scores.append(top.values)
+    if not items:
+        empty = user_emb.new_zeros((0, k))
+        return empty.long(), empty
+    return torch.cat(items), torch.cat(scores)
+
+
+def topk_ranks(user_emb: Tensor, item_emb: Tensor,
+               label_index: Dict[str, Tensor], k: int,
+               exclude: Optional[ExclusionIndex] = None,
+               batch_size: int = 4096) -> Dict[str, Tensor]:
+    r"""Ranks of the held-out items of several splits at once, resolved up
+    to :obj:`k`: one top-:obj:`k` pass over the *union* of the splits'
+    users (validation and test share their users in leave-one-out, so both
+    cost one pass). An item outside the top :obj:`k` gets rank :obj:`k`,
+    which is exact for HR@K and NDCG@K with :math:`K \leq k`.
+
+    Args:
+        label_index (Dict[str, Tensor]): :obj:`[2, N]` pairs per split.
+        k (int): The largest cut-off.
+
+    Returns:
+        :obj:`[N]` ranks per split.
+    """
+    if not label_index:
+        return {}
+    users = torch.unique(torch.cat([v[0] for v in label_index.values()]))
+    top, top_scores = topk_items(user_emb, item_emb, users, k, exclude,
+                                 batch_size)
+    out = {}
+    for split, index in label_index.items():
+        rows = torch.searchsorted(users, index[0])
+        found = (top[rows] == index[1].view(-1, 1)) & torch.isfinite(
+            top_scores[rows])
+        first = found.to(torch.uint8).argmax(1)
+        out[split] = torch.where(found.any(1), first,
+                                 torch.full_like(first, k))
+    return out
 
 
 def ranking_metrics(ranks: Tensor, ks: Sequence[int] = (10, 20),
@@ -129,6 +180,7 @@ def evaluate(user_emb: Tensor, item_emb: Tensor, label_index: Tensor,
              batch_size: int = 4096) -> Dict[str, float]:
     r"""Full-ranking HR@K / NDCG@K of held-out pairs (see
     :func:`target_ranks` and :func:`ranking_metrics`)."""
-    ranks = target_ranks(user_emb, item_emb, label_index.to(user_emb.device),
-                         exclude, batch_size, max_rank=max(ks))
+    label_index = label_index.to(user_emb.device)
+    ranks = topk_ranks(user_emb, item_emb, {'x': label_index}, max(ks),
+                       exclude, batch_size)['x']
     return ranking_metrics(ranks, ks)

@@ -35,28 +35,6 @@ def bpr_loss(pos_score: Tensor, neg_score: Tensor,
     return (loss * maskf).sum() / maskf.sum().clamp_min(1.0)
 
 
-def behavior_score_diffs(user_emb: Tensor, item_emb: Tensor, users: Tensor,
-                         pos: Tensor, neg: Tensor) -> Tensor:
-    r"""Per-behavior score differences :math:`s_{ui}^{(b)} - s_{uj}^{(b)}`
-    for a batch.
-
-    Args:
-        user_emb (Tensor): :obj:`[U, B, F]` per-behavior user embeddings.
-        item_emb (Tensor): :obj:`[I, B, F]` per-behavior item embeddings.
-        users (Tensor): :obj:`[N]` user ids.
-        pos (Tensor): :obj:`[N, B]` positive item ids.
-        neg (Tensor): :obj:`[N, B]` negative item ids.
-
-    Returns:
-        :obj:`[N, B]` score differences.
-    """
-    b = torch.arange(pos.size(1), device=pos.device).unsqueeze(0)
-    u = user_emb[users]  # [N, B, F]
-    qi = item_emb[pos, b]
-    qj = item_emb[neg, b]
-    return (u * (qi - qj)).sum(-1)
-
-
 def behavior_losses(diffs: Tensor, mask: Tensor,
                     missing: str = 'mask') -> Tensor:
     r"""Per-behavior BPR losses :obj:`[B]` from :obj:`[N, B]` score

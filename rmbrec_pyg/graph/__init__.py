@@ -1,6 +1,7 @@
 from rmbrec_pyg.graph.adjacency import (HAS_TORCH_SPARSE,
-                                        normalized_adjacency, symmetric_spmm)
+                                        normalized_adjacency, spmm_normalize,
+                                        symmetric_spmm)
 from rmbrec_pyg.graph.sampling import BehaviorSampler
 
-__all__ = ['HAS_TORCH_SPARSE', 'normalized_adjacency', 'symmetric_spmm',
+__all__ = ['HAS_TORCH_SPARSE', 'normalized_adjacency', 'symmetric_spmm', 'spmm_normalize',
            'BehaviorSampler']

@@ -62,6 +62,10 @@ class Regularizer(torch.nn.Module):
         weight (float): The weight of the term (e.g. :math:`\lambda_1`).
             (default: :obj:`1.0`)
     """
+    #: Whether the term differentiates through gradients (double backward);
+    #: the trainer then turns off the encoder's fused propagation.
+    needs_double_backward: bool = False
+
     def __init__(self, weight: float = 1.0) -> None:
         super().__init__()
         weight = float(weight)

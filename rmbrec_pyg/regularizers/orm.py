@@ -51,6 +51,7 @@ class ORM(Regularizer):
             raise ValueError(f"'dummy' must be 'scores' or 'loss' in "
                              f"'{name}' (got {dummy!r})")
         self.mode = mode
+        self.needs_double_backward = mode == 'irm_v2'
         self.unbiased = bool(unbiased)
         self.include_target = bool(include_target)
         self.dummy = dummy

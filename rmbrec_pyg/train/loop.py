@@ -14,11 +14,9 @@ from torch_geometric.data import HeteroData
 from tqdm.auto import tqdm
 
 from rmbrec_pyg.data.hetero import edge_index_dict_of, edge_type
-from rmbrec_pyg.evaluation import (ExclusionIndex, ranking_metrics,
-                                   target_ranks)
+from rmbrec_pyg.evaluation import ExclusionIndex, ranking_metrics, topk_ranks
 from rmbrec_pyg.graph.sampling import BehaviorSampler
-from rmbrec_pyg.loss import (behavior_losses, behavior_score_diffs, bpr_loss,
-                             embedding_l2)
+from rmbrec_pyg.loss import behavior_losses, bpr_loss, embedding_l2
 from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
 from rmbrec_pyg.regularizers.base import Regularizer, RegularizerInput
 from rmbrec_pyg.train.checkpoint import load, save_atomic
@@ -98,6 +96,8 @@ class Trainer:
         self.encoder = encoder.to(self.device)
         self.regularizers = torch.nn.ModuleDict(dict(regularizers or {}))
         self.regularizers.to(self.device)
+        if any(r.needs_double_backward for r in self.regularizers.values()):
+            self.encoder.fused = False
         self.out_dir = out_dir
         edges = edge_index_dict_of(data)
         edges = {b: edges[b] for b in self.behaviors}
@@ -138,12 +138,19 @@ class Trainer:
         neg = neg.to(dev, non_blocking=True)
         mask = mask.to(dev, non_blocking=True)
         user_b, item_b = self.encoder(self.adj)
-        diffs = behavior_score_diffs(user_b, item_b, users, pos, neg)
+        # Gather the batch rows once; everything below works on them.
+        n, t = users.numel(), self.target_index
+        bidx = torch.arange(len(self.behaviors), device=dev).unsqueeze(0)
+        u = user_b[users]  # [N, B, F]
+        q = item_b[torch.cat([pos, neg]), bidx]  # [2N, B, F]
+        qi, qj = q[:n], q[n:]
+        diffs = (u * (qi - qj)).sum(-1)  # [N, B]
         beh = behavior_losses(diffs, mask, cfg.missing)
 
-        t = self.target_index
-        zu, zi = self.encoder.fuse(user_b, item_b)
-        main_diff = (zu[users] * (zi[pos[:, t]] - zi[neg[:, t]])).sum(-1)
+        # Main loss: BPR on the fused embeddings with the target triples.
+        q_t = item_b[torch.cat([pos[:, t], neg[:, t]])]  # [2N, B, F]
+        zu, zi = self.encoder.fuse(u, q_t)
+        main_diff = (zu * (zi[:n] - zi[n:])).sum(-1)
         main = bpr_loss(main_diff, torch.zeros_like(main_diff), mask[:, t],
                         cfg.missing)
         terms: Dict[str, Tensor] = {'main': main}
@@ -151,26 +158,22 @@ class Trainer:
         if cfg.behavior_loss_weight > 0:
             total = total + cfg.behavior_loss_weight * beh.sum()
         if cfg.emb_reg > 0 and cfg.emb_reg_on != 'none':
-            m = mask.unsqueeze(-1).to(user_b.dtype)
-            bidx = torch.arange(len(self.behaviors), device=dev).unsqueeze(0)
             if cfg.emb_reg_on == 'propagated':
-                reg = embedding_l2(user_b[users] * m, item_b[pos, bidx] * m,
-                                   item_b[neg, bidx] * m,
-                                   batch_size=users.numel())
+                m = mask.unsqueeze(-1).to(u.dtype)
+                reg = embedding_l2(u * m, qi * m, qj * m, batch_size=n)
             else:
                 reg = embedding_l2(
                     self.encoder.user_embedding.weight[users],
                     self.encoder.item_embedding.weight[pos[:, t]],
                     self.encoder.item_embedding.weight[neg[:, t]],
-                    batch_size=users.numel())
+                    batch_size=n)
             terms['reg'] = reg
             total = total + cfg.emb_reg * reg
         if len(self.regularizers) > 0:
             # RRM looks at the batch users with a target item (the users of
             # the target triples, as in the authors' code).
-            rrm_users = users[mask[:, t]]
             inputs = RegularizerInput(
-                user_emb=user_b[rrm_users], behavior_losses=beh,
+                user_emb=u[mask[:, t]], behavior_losses=beh,
                 score_diffs=diffs, mask=mask, target_index=t,
                 behaviors=self.behaviors,
                 params=[self.encoder.user_embedding.weight,
@@ -225,15 +228,11 @@ class Trainer:
                  ) -> Dict[str, Dict[str, float]]:
         r"""Full-ranking metrics of the held-out splits."""
         zu, zi = self.embeddings()
-        out = {}
-        for split in splits:
-            if split not in self.labels:
-                continue
-            ranks = target_ranks(zu, zi, self.labels[split], self.exclude,
-                                 self.config.eval_batch_size,
-                                 max_rank=max(self.config.ks))
-            out[split] = ranking_metrics(ranks, self.config.ks)
-        return out
+        labels = {s: self.labels[s] for s in splits if s in self.labels}
+        ranks = topk_ranks(zu, zi, labels, max(self.config.ks), self.exclude,
+                           self.config.eval_batch_size)
+        return {s: ranking_metrics(r, self.config.ks)
+                for s, r in ranks.items()}
 
     # ------------------------------------------------------------------
     def state_dict(self) -> Dict[str, Any]:
@@ -341,15 +340,15 @@ class Trainer:
             improved = False
             if epoch % cfg.eval_every == 0 or epoch == cfg.max_epochs:
                 t1 = time.perf_counter()
-                res = self.evaluate(('val', ))
+                # Validation and test share one ranking pass (same users).
+                res = self.evaluate(('val', 'test'))
                 valid = res.get('val', {})
                 row.update({f'valid_{k}': v for k, v in valid.items()})
                 score = valid.get(monitor, -math.inf)
                 if score > self.best['score']:
                     improved = True
-                    test = self.evaluate(('test', )).get('test', {})
                     self.best = {'epoch': epoch, 'score': score,
-                                 'valid': valid, 'test': test}
+                                 'valid': valid, 'test': res.get('test', {})}
                 row['eval_s'] = time.perf_counter() - t1
             for cb in self.callbacks:
                 cb(row)

@@ -1,0 +1,124 @@
+r"""Accuracy of RMBRec, its ablations and target-only LightGCN on a
+leave-one-out dataset, next to the paper's numbers.
+
+    python benchmarks/accuracy.py --data ../shared/data/taobao-noview --seeds 3
+    python benchmarks/accuracy.py --data ... --variants rmbrec,lightgcn,no_rrm
+
+Writes ``benchmarks/results/accuracy_<dataset>.json`` (one key per variant:
+mean HR@K/NDCG@K over seeds, ``std``, ``seeds``, ``best_epochs``,
+``train_seconds``; per-run details under ``"_runs"``) and a Markdown table
+beside it. Finished runs are kept and skipped when the script is rerun.
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import (RESULTS, aggregate, command_line, load_runs,  # noqa: E402
+                    run_grid, save_json)
+
+# Variant name -> overrides on top of the experiment config.
+VARIANTS = {
+    'rmbrec': [],
+    'lightgcn': ['ablation=lightgcn'],
+    'rmbrec_no_rrm': ['ablation=no_rrm'],
+    'rmbrec_no_orm': ['ablation=no_orm'],
+    'rmbrec_plain': ['ablation=plain'],
+    'orm_irm_v1': ['ablation=orm_irm_v1'],
+    'orm_irm_v2': ['ablation=orm_irm_v2'],
+    'rrm_paper': ['ablation=rrm_paper'],
+    'layer_mean': ['ablation=layer_mean'],
+    'paper_text': ['ablation=paper_text'],
+}
+
+# Published numbers for the Taobao release without view (NOTES.md).
+PAPER = {
+    'taobao_noview': {
+        'rmbrec': {'HR@10': 0.1093, 'NDCG@10': 0.0758,
+                   'source': 'Table 3, w/o View'},
+        'lightgcn': {'HR@10': 0.0253, 'NDCG@10': 0.0137, 'HR@20': 0.0364,
+                     'NDCG@20': 0.0178, 'source': 'Table 2 (target only)'},
+    },
+}
+
+
+def markdown(name: str, agg: dict, cmd: str) -> str:
+    paper = PAPER.get(name, {})
+    lines = [f'# Accuracy on `{name}`', '',
+             f'Command: `{cmd}`', '',
+             'Test metrics at the best validation HR@10 epoch, mean ± std '
+             'over seeds; paper figures beside ours where published.', '',
+             '| variant | seeds | HR@10 | paper | NDCG@10 | paper | HR@20 | '
+             'NDCG@20 | best epochs | s/run |',
+             '|---|---|---|---|---|---|---|---|---|---|']
+    for v, e in agg.items():
+        p = paper.get(v, {})
+
+        def fmt(m: str) -> str:
+            return f"{e[m]:.4f} ± {e['std'][m]:.4f}"
+
+        def pp(m: str) -> str:
+            return f'{p[m]:.4f}' if m in p else '–'
+        lines.append(
+            f"| {v} | {e['seeds']} | {fmt('HR@10')} | {pp('HR@10')} | "
+            f"{fmt('NDCG@10')} | {pp('NDCG@10')} | {fmt('HR@20')} | "
+            f"{fmt('NDCG@20')} | {e['best_epochs']} | "
+            f"{e['train_seconds']:.0f} |")
+    return '\n'.join(lines) + '\n'
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--data', required=True, help='dataset folder')
+    parser.add_argument('--name', default=None,
+                        help='dataset name in the output file names '
+                        '(default: folder name)')
+    parser.add_argument('--seeds', type=int, default=3)
+    parser.add_argument('--first-seed', type=int, default=2026)
+    parser.add_argument('--variants', default='rmbrec,lightgcn',
+                        help=f'comma-separated, from {list(VARIANTS)}')
+    parser.add_argument('--experiment', default='taobao_noview')
+    parser.add_argument('--threads', type=int, default=0)
+    parser.add_argument('--max-epochs', type=int, default=None)
+    parser.add_argument('--work-dir', default='outputs/benchmarks')
+    parser.add_argument('--out', default=RESULTS)
+    args = parser.parse_args()
+
+    name = args.name or os.path.basename(os.path.normpath(args.data))
+    name = name.replace('-', '_')
+    variants = args.variants.split(',')
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        parser.error(f'unknown variants {unknown}; choose from '
+                     f'{list(VARIANTS)}')
+    base = [f'experiment={args.experiment}',
+            f'data.root={os.path.abspath(args.data)}',
+            'trainer.progress=false']
+    if args.threads:
+        base.append(f'trainer.num_threads={args.threads}')
+    if args.max_epochs:
+        base.append(f'trainer.max_epochs={args.max_epochs}')
+    cells = {v: base + VARIANTS[v] for v in variants}
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    json_path = os.path.join(args.out, f'accuracy_{name}.json')
+    runs_path = os.path.join(args.out, f'accuracy_{name}.runs.json')
+    cmd = command_line()
+
+    def write(runs: dict) -> None:
+        agg = aggregate(runs)
+        out = dict(agg)
+        out['_paper'] = PAPER.get(name, {})
+        out['_command'] = cmd
+        save_json(out, json_path)
+        with open(os.path.join(args.out, f'accuracy_{name}.md'), 'w') as f:
+            f.write(markdown(name, agg, cmd))
+
+    runs = run_grid(cells, seeds, runs_path,
+                    os.path.join(args.work_dir, f'accuracy_{name}'),
+                    on_update=write)
+    write(runs if runs else load_runs(runs_path))
+    print(open(os.path.join(args.out, f'accuracy_{name}.md')).read())
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,96 @@
+r"""Shared helpers of the benchmark scripts: run (variant, seed) cells
+through the Hydra config, keep every finished run in a JSON file so an
+interrupted benchmark continues where it stopped, and aggregate."""
+import json
+import os
+import statistics
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, 'benchmarks', 'results')
+METRICS = ('HR@10', 'NDCG@10', 'HR@20', 'NDCG@20')
+
+
+def load_runs(path: str) -> Dict[str, Any]:
+    if os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    return {}
+
+
+def save_json(obj: Any, path: str) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(obj, f, indent=2)
+    os.replace(tmp, path)
+
+
+def run_cell(overrides: Sequence[str], out_dir: str) -> Dict[str, Any]:
+    r"""Trains one configuration and returns its metrics and wall time."""
+    from rmbrec_pyg.cli.compose import run
+    t0 = time.perf_counter()
+    metrics = run(list(overrides), out_dir=out_dir)
+    metrics['train_seconds'] = time.perf_counter() - t0
+    metrics['overrides'] = list(overrides)
+    return metrics
+
+
+def run_grid(cells: Dict[str, List[str]], seeds: Sequence[int],
+             runs_path: str, work_dir: str,
+             on_update: Optional[Callable[[Dict[str, Any]], None]] = None
+             ) -> Dict[str, Any]:
+    r"""Runs every cell (name -> overrides) for every seed, seed-major (all
+    cells of seed 1, then seed 2, ...) so partial results stay balanced.
+    Finished runs are stored in :obj:`runs_path` and skipped on restart."""
+    runs = load_runs(runs_path)
+    for seed in seeds:
+        for name, overrides in cells.items():
+            key = f'{name}/seed={seed}'
+            if key in runs:
+                continue
+            print(f'== {key}: {" ".join(overrides)}', flush=True)
+            res = run_cell(list(overrides) + [f'trainer.seed={seed}'],
+                           os.path.join(work_dir, name, f'seed={seed}'))
+            res['variant'], res['seed'] = name, seed
+            runs[key] = res
+            save_json(runs, runs_path)
+            print(f"   test {res['test']}  best epoch {res['best_epoch']}  "
+                  f"{res['train_seconds']:.0f}s", flush=True)
+            if on_update is not None:
+                on_update(runs)
+    return runs
+
+
+def aggregate(runs: Dict[str, Any], split: str = 'test'
+              ) -> Dict[str, Dict[str, Any]]:
+    r"""Mean and std per variant over seeds."""
+    by_variant: Dict[str, List[Dict[str, Any]]] = {}
+    for res in runs.values():
+        by_variant.setdefault(res['variant'], []).append(res)
+    out = {}
+    for name, rs in by_variant.items():
+        rs = sorted(rs, key=lambda r: r['seed'])
+        entry: Dict[str, Any] = {}
+        std = {}
+        for m in METRICS:
+            vals = [r[split].get(m, 0.0) for r in rs]
+            entry[m] = statistics.fmean(vals)
+            std[m] = statistics.stdev(vals) if len(vals) > 1 else 0.0
+        entry['std'] = std
+        entry['valid'] = {m: statistics.fmean(r['valid'].get(m, 0.0)
+                                              for r in rs) for m in METRICS}
+        entry['seeds'] = len(rs)
+        entry['seed_list'] = [r['seed'] for r in rs]
+        entry['best_epochs'] = [r['best_epoch'] for r in rs]
+        entry['train_seconds'] = statistics.fmean(r['train_seconds']
+                                                  for r in rs)
+        out[name] = entry
+    return out
+
+
+def command_line() -> str:
+    return 'python ' + ' '.join([os.path.relpath(sys.argv[0], ROOT)] +
+                                sys.argv[1:])

@@ -1,0 +1,31 @@
+r"""Composing the project's Hydra config from Python (tests, benchmarks,
+notebooks) without ``@hydra.main``."""
+from typing import Any, Dict, List, Optional, Sequence
+
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, open_dict
+
+from rmbrec_pyg.cli import config_dir
+
+
+def compose_config(overrides: Sequence[str] = (),
+                   out_dir: Optional[str] = None) -> DictConfig:
+    r"""Returns the composed config for :obj:`overrides` (as on the
+    command line), with :obj:`out_dir` set for :func:`train`."""
+    # Importing the CLI module registers the structured schemas.
+    import rmbrec_pyg.cli.train  # noqa: F401
+    with initialize_config_dir(config_dir=config_dir(), version_base='1.3'):
+        cfg = compose(config_name='config', overrides=list(overrides))
+    if out_dir is not None:
+        with open_dict(cfg):
+            cfg.out_dir = out_dir
+    return cfg
+
+
+def run(overrides: Sequence[str] = (), out_dir: Optional[str] = None
+        ) -> Dict[str, Any]:
+    r"""Composes the config and trains; returns the metrics."""
+    from rmbrec_pyg.cli.train import train
+    return train(compose_config(overrides, out_dir))
+
+
