@@ -13,11 +13,17 @@ RESULTS = os.path.join(ROOT, 'benchmarks', 'results')
 METRICS = ('HR@10', 'NDCG@10', 'HR@20', 'NDCG@20')
 
 
-def load_runs(path: str) -> Dict[str, Any]:
-    if os.path.exists(path):
-        with open(path) as f:
-            return json.load(f)
-    return {}
+def load_runs(folder: str) -> Dict[str, Any]:
+    r"""Reads every finished run (one JSON file each) of a folder."""
+    runs: Dict[str, Any] = {}
+    if not os.path.isdir(folder):
+        return runs
+    for fname in sorted(os.listdir(folder)):
+        if fname.endswith('.json'):
+            with open(os.path.join(folder, fname)) as f:
+                res = json.load(f)
+            runs[f"{res['variant']}/seed={res['seed']}"] = res
+    return runs
 
 
 def save_json(obj: Any, path: str) -> None:
@@ -44,24 +50,25 @@ def run_grid(cells: Dict[str, List[str]], seeds: Sequence[int],
              ) -> Dict[str, Any]:
     r"""Runs every cell (name -> overrides) for every seed, seed-major (all
     cells of seed 1, then seed 2, ...) so partial results stay balanced.
-    Finished runs are stored in :obj:`runs_path` and skipped on restart."""
-    runs = load_runs(runs_path)
+    Each finished run is stored as its own JSON file in the folder
+    :obj:`runs_path` (so several processes may fill one folder) and is
+    skipped on restart."""
     for seed in seeds:
         for name, overrides in cells.items():
             key = f'{name}/seed={seed}'
-            if key in runs:
+            path = os.path.join(runs_path, f'{name}__seed={seed}.json')
+            if os.path.exists(path):
                 continue
             print(f'== {key}: {" ".join(overrides)}', flush=True)
             res = run_cell(list(overrides) + [f'trainer.seed={seed}'],
                            os.path.join(work_dir, name, f'seed={seed}'))
             res['variant'], res['seed'] = name, seed
-            runs[key] = res
-            save_json(runs, runs_path)
+            save_json(res, path)
             print(f"   test {res['test']}  best epoch {res['best_epoch']}  "
                   f"{res['train_seconds']:.0f}s", flush=True)
             if on_update is not None:
-                on_update(runs)
-    return runs
+                on_update(load_runs(runs_path))
+    return load_runs(runs_path)
 
 
 def aggregate(runs: Dict[str, Any], split: str = 'test'

@@ -1,0 +1,81 @@
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+FAST = ['trainer.batch_size=64', 'encoder.embedding_dim=8',
+        'trainer.progress=false']
+SMALL = ['data.num_users=120', 'data.num_items=80'] + FAST
+
+
+def _train(args, cwd, check=True):
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    res = subprocess.run([sys.executable, '-m', 'rmbrec_pyg.cli.train'] +
+                         args, cwd=cwd, capture_output=True, text=True,
+                         env=env)
+    if check and res.returncode != 0:
+        raise AssertionError(res.stdout + res.stderr)
+    return res
+
+
+def test_train_cli_writes_run_dir(tmp_path):
+    run_dir = tmp_path / 'run'
+    res = _train(SMALL + ['trainer.max_epochs=2', f'hydra.run.dir={run_dir}'],
+                 tmp_path)
+    assert 'test (best validation epoch' in res.stdout
+    metrics = json.loads((run_dir / 'metrics.json').read_text())
+    assert set(metrics) == {'best_epoch', 'valid', 'test'}
+    assert set(metrics['test']) == {'HR@10', 'NDCG@10', 'HR@20', 'NDCG@20'}
+    assert 0.0 <= metrics['test']['HR@10'] <= 1.0
+    assert (run_dir / 'best.pt').exists()
+    assert (run_dir / 'config_resolved.yaml').exists()
+    assert (run_dir / '.hydra' / 'config.yaml').exists()
+    assert 'epoch   1 |' in (run_dir / 'train.log').read_text()
+
+
+def test_lambda_sweep_multirun(tmp_path):
+    sweep_dir = tmp_path / 'sweep'
+    _train(SMALL + ['trainer.max_epochs=1', 'sweep=lambda_grid',
+                    'hydra.sweeper.params={regularizer.rrm.weight:"0.1,1.0",'
+                    'regularizer.orm.weight:"0.1,1.0"}',
+                    f'hydra.sweep.dir={sweep_dir}'], tmp_path)
+    dirs = sorted(os.path.basename(os.path.dirname(p)) for p in
+                  glob.glob(str(sweep_dir / '*' / 'metrics.json')))
+    assert len(dirs) == 4
+    # one folder per cell, named after its overrides
+    for cell in ('regularizer.orm.weight=0.1,regularizer.rrm.weight=0.1',
+                 'regularizer.orm.weight=1.0,regularizer.rrm.weight=0.1',
+                 'regularizer.orm.weight=0.1,regularizer.rrm.weight=1.0',
+                 'regularizer.orm.weight=1.0,regularizer.rrm.weight=1.0'):
+        assert sum(cell in d for d in dirs) == 1
+
+
+@pytest.mark.parametrize('args,match', [
+    (['data=folder', 'data.root=/no/such/dir'], 'dataset folder does not '
+     'exist'),
+    (['regularizer.rrm.weight=-1'], "'weight' must be >= 0"),
+    (['regularizer.orm.mode=dro'], "'mode' must be one of"),
+    (['trainer.ks=[0,10]'], "'trainer.ks' must be positive"),
+])
+def test_cli_user_errors(tmp_path, args, match):
+    base = FAST if args[0].startswith('data=') else SMALL
+    res = _train(base + args + [f'hydra.run.dir={tmp_path}/r'], tmp_path,
+                 check=False)
+    assert res.returncode == 2, res.stderr
+    assert 'Traceback' not in res.stderr
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith('rmbrec-train: error:') and match in last
+
+
+@pytest.mark.dataset
+def test_taobao_noview_one_epoch(tmp_path, taobao_noview):
+    run_dir = tmp_path / 'run'
+    _train(['data=folder', f'data.root={taobao_noview}',
+            'trainer.max_epochs=1', 'trainer.progress=false',
+            f'hydra.run.dir={run_dir}'], tmp_path)
+    metrics = json.loads((run_dir / 'metrics.json').read_text())
+    assert metrics['best_epoch'] == 1
+    assert metrics['test']['HR@10'] > 0.02

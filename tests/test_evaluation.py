@@ -1,0 +1,78 @@
+import math
+
+import pytest
+import torch
+
+from rmbrec_pyg.evaluation import (ExclusionIndex, evaluate, ranking_metrics,
+                                   target_ranks, topk_ranks)
+
+
+def _naive(zu, zi, labels, train, ks):
+    hr = {k: 0.0 for k in ks}
+    ndcg = {k: 0.0 for k in ks}
+    for u, i in labels.t().tolist():
+        s = (zu[u] @ zi.t()).clone()
+        for tu, ti in train.t().tolist():
+            if tu == u:
+                s[ti] = -math.inf
+        order = torch.argsort(s, descending=True).tolist()
+        r = order.index(i)
+        for k in ks:
+            if r < k:
+                hr[k] += 1
+                ndcg[k] += 1 / math.log2(r + 2)
+    n = labels.size(1)
+    out = {}
+    for k in ks:
+        out[f'HR@{k}'] = hr[k] / n
+        out[f'NDCG@{k}'] = ndcg[k] / n
+    return out
+
+
+def test_matches_naive():
+    g = torch.Generator().manual_seed(0)
+    nu, ni = 30, 50
+    zu, zi = torch.randn(nu, 8, generator=g), torch.randn(ni, 8, generator=g)
+    train = torch.stack([torch.randint(nu, (200, ), generator=g),
+                         torch.randint(ni, (200, ), generator=g)])
+    labels = torch.stack([torch.arange(nu),
+                          torch.randint(ni, (nu, ), generator=g)])
+    ex = ExclusionIndex(train, nu)
+    ks = (1, 5, 10)
+    expected = _naive(zu, zi, labels, train, ks)
+    got = evaluate(zu, zi, labels, ex, ks, batch_size=7)
+    for key in expected:
+        assert got[key] == pytest.approx(expected[key])
+    full = ranking_metrics(target_ranks(zu, zi, labels, ex, batch_size=4), ks)
+    for key in expected:
+        assert full[key] == pytest.approx(expected[key])
+
+
+def test_shared_pass_for_two_splits():
+    g = torch.Generator().manual_seed(1)
+    zu, zi = torch.randn(20, 4, generator=g), torch.randn(40, 4, generator=g)
+    val = torch.stack([torch.arange(20), torch.randint(40, (20, ),
+                                                       generator=g)])
+    test = torch.stack([torch.arange(20).flip(0),
+                        torch.randint(40, (20, ), generator=g)])
+    ranks = topk_ranks(zu, zi, {'val': val, 'test': test}, 10)
+    for split, lab in (('val', val), ('test', test)):
+        exact = target_ranks(zu, zi, lab).clamp(max=10)
+        assert torch.equal(ranks[split], exact)
+
+
+def test_hand_metrics():
+    ranks = torch.tensor([0, 1, 5, 30])
+    m = ranking_metrics(ranks, (2, 10))
+    assert m['HR@2'] == 0.5 and m['HR@10'] == 0.75
+    assert m['NDCG@2'] == pytest.approx((1 + 1 / math.log2(3)) / 4)
+    with pytest.raises(ValueError, match="'k' needs to be a positive"):
+        ranking_metrics(ranks, (0, ))
+
+
+def test_excluded_label_is_a_miss():
+    zu, zi = torch.ones(1, 2), torch.ones(3, 2)
+    ex = ExclusionIndex(torch.tensor([[0], [1]]), 1)
+    assert target_ranks(zu, zi, torch.tensor([[0], [1]]), ex).item() == 3
+    assert topk_ranks(zu, zi, {'x': torch.tensor([[0], [1]])}, 3,
+                      ex)['x'].item() == 3
