@@ -80,3 +80,15 @@ def test_train_in_process(tmp_path):
     assert metrics['best_epoch'] in (1, 2)
     assert (tmp_path / 'metrics.json').exists()
     assert (tmp_path / 'config_resolved.yaml').exists()
+
+
+def test_configs_ship_in_the_wheel():
+    # pyproject maps conf/ to the package rmbrec_pyg.conf with '*.yaml' and
+    # '*/*.yaml' as package data: configs must not sit deeper than that.
+    root = os.path.dirname(CONF)
+    text = open(os.path.join(root, 'pyproject.toml')).read()
+    assert '"rmbrec_pyg.conf" = "conf"' in text
+    for dirpath, _, files in os.walk(CONF):
+        depth = os.path.relpath(dirpath, CONF).count(os.sep) + (
+            dirpath != CONF)
+        assert depth <= 1 or not any(f.endswith('.yaml') for f in files)
