@@ -203,3 +203,38 @@ class SyntheticMultiBehaviorDataset(BaseMultiBehaviorDataset):
         self.set_graph(data)
 
 
+
+
+#: Sizes of the full Taobao dataset of the paper (Table 4).
+TAOBAO_SIZE: Dict[str, Any] = {
+    'num_users': 48749, 'num_items': 39493,
+    'edges': {'view': 1548162, 'cart': 193747, 'buy': 259771},
+}
+
+
+def random_multi_behavior(num_users: int, num_items: int,
+                          edges: Mapping[str, int], target: str = 'buy',
+                          seed: int = 0) -> HeteroData:
+    r"""A graph of a given size with uniformly random edges, for timing
+    (e.g. :obj:`TAOBAO_SIZE`). The target's count includes one validation
+    and one test pair per user, as in leave-one-out."""
+    gen = torch.Generator().manual_seed(seed)
+    out: Dict[str, Tensor] = {}
+    total = num_users * num_items
+    for b, count in edges.items():
+        count = min(int(count), total)
+        keys = torch.unique(torch.randint(total, (int(count * 1.02) + 16, ),
+                                          generator=gen))
+        keys = keys[torch.randperm(keys.numel(), generator=gen)[:count]]
+        out[b] = torch.stack([keys // num_items, keys % num_items])
+    if target not in out:
+        raise ConfigError(f"target '{target}' not among {list(edges)}")
+    rows = torch.arange(num_users)
+    val = torch.stack([rows, torch.randint(num_items, (num_users, ),
+                                           generator=gen)])
+    test = torch.stack([rows, torch.randint(num_items, (num_users, ),
+                                            generator=gen)])
+    n_train = max(out[target].size(1) - 2 * num_users, 1)
+    out[target] = out[target][:, :n_train]
+    return build_hetero_data(num_users, num_items, out, target, val=val,
+                             test=test, source='<random>')
