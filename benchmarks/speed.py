@@ -52,6 +52,8 @@ def main() -> None:
     parser.add_argument('--layer-combination', default='normalized_sum')
     parser.add_argument('--no-fused', action='store_true',
                         help='unfused propagate + normalise (for comparison)')
+    parser.add_argument('--eval-precision', default='fp32',
+                        choices=['fp32', 'bf16'])
     parser.add_argument('--json', default=None, help='write results here')
     args = parser.parse_args()
     if args.threads:
@@ -74,7 +76,8 @@ def main() -> None:
                                layer_combination=args.layer_combination,
                                fused=not args.no_fused)
     cfg = TrainerConfig(max_epochs=args.epochs, batch_size=args.batch_size,
-                        device=args.device, progress=False)
+                        device=args.device, progress=False,
+                        eval_precision=args.eval_precision)
     t0 = time.perf_counter()
     trainer = Trainer(data, enc, {'rrm': RRM(1.0), 'orm': ORM(1.0)}, cfg)
     setup_s = time.perf_counter() - t0
@@ -124,7 +127,8 @@ def main() -> None:
         'settings': {'embedding_dim': 64, 'num_layers': 3,
                      'batch_size': args.batch_size,
                      'layer_combination': args.layer_combination,
-                     'fused': not args.no_fused, 'regularizers': 'rrm+orm'},
+                     'fused': not args.no_fused, 'regularizers': 'rrm+orm',
+                     'eval_precision': args.eval_precision},
         'torch': torch.__version__,
         'command': 'python ' + ' '.join(sys.argv),
     }

@@ -76,3 +76,21 @@ def test_excluded_label_is_a_miss():
     assert target_ranks(zu, zi, torch.tensor([[0], [1]]), ex).item() == 3
     assert topk_ranks(zu, zi, {'x': torch.tensor([[0], [1]])}, 3,
                       ex)['x'].item() == 3
+
+
+def test_bf16_candidates_match_fp32():
+    g = torch.Generator().manual_seed(3)
+    zu, zi = torch.randn(300, 16, generator=g), torch.randn(500, 16,
+                                                            generator=g)
+    train = torch.stack([torch.randint(300, (3000, ), generator=g),
+                         torch.randint(500, (3000, ), generator=g)])
+    ex = ExclusionIndex(train, 300)
+    users = torch.arange(300)
+    from rmbrec_pyg.evaluation import topk_items
+    a_items, a_scores = topk_items(zu, zi, users, 20, ex, batch_size=64)
+    b_items, b_scores = topk_items(zu, zi, users, 20, ex, batch_size=64,
+                                   precision='bf16', margin=10)
+    assert torch.allclose(a_scores, b_scores, atol=1e-5)
+    assert (a_items == b_items).float().mean() > 0.99  # only near-ties swap
+    with pytest.raises(ValueError, match="'precision' must be"):
+        topk_items(zu, zi, users, 5, precision='fp16')

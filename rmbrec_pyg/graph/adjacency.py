@@ -66,11 +66,20 @@ def normalized_adjacency(edge_index: Tensor, num_users: int, num_items: int,
         return adj.coalesce().to_sparse_csr()
 
 
+def _mm(adj: Tensor, x: Tensor) -> Tensor:
+    # On CPU, the row-parallel "spmm_reduce" kernel behind
+    # torch.sparse.mm(csr, x, 'sum') is ~1.7x faster than the generic
+    # addmm path of ``adj @ x`` (measured on Taobao's cart graph).
+    if adj.layout == torch.sparse_csr and adj.device.type == 'cpu':
+        return torch.sparse.mm(adj, x, 'sum')
+    return adj @ x
+
+
 class _SymmetricSpMM(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, adj: Tensor, x: Tensor) -> Tensor:
         ctx.adj = adj
-        return adj @ x
+        return _mm(adj, x)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> Tuple[None, Tensor]:
@@ -91,7 +100,7 @@ def symmetric_spmm(adj: Any, x: Tensor) -> Tensor:
 class _SpMMNormalize(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, adj: Tensor, x: Tensor, eps: float) -> Tensor:
-        h = adj @ x
+        h = _mm(adj, x)
         inv = torch.rsqrt((h * h).sum(-1, keepdim=True).clamp_min_(eps * eps))
         h.mul_(inv)
         ctx.adj = adj
@@ -103,7 +112,7 @@ class _SpMMNormalize(torch.autograd.Function):
         y, inv = ctx.saved_tensors
         dot = (grad * y).sum(-1, keepdim=True)
         g = torch.addcmul(grad, y, dot, value=-1.0).mul_(inv)
-        return None, ctx.adj @ g, None
+        return None, _mm(ctx.adj, g), None
 
 
 def spmm_normalize(adj: Any, x: Tensor, eps: float = 1e-12) -> Tensor:

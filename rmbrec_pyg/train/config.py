@@ -27,6 +27,9 @@ class TrainerConfig:
         progress: Show a progress bar over the batches.
         negatives: ``'all'`` (negatives outside all of the user's items) or
             ``'behavior'`` (outside that behavior).
+        eval_precision: ``'fp32'`` or ``'bf16'`` (bf16 candidates rescored
+            and certified in fp32; see :func:`~rmbrec_pyg.evaluation.
+            topk_items`).
     """
     max_epochs: int = 200
     patience: int = 20
@@ -42,6 +45,7 @@ class TrainerConfig:
     checkpoint: bool = True
     progress: bool = True
     negatives: str = 'all'
+    eval_precision: str = 'fp32'
 
     def validate(self) -> None:
         name = 'trainer'
@@ -64,6 +68,9 @@ class TrainerConfig:
         if self.monitor not in allowed:
             raise ConfigError(f"'{name}.monitor' must be one of {allowed} "
                               f'(got {self.monitor!r})')
+        if self.eval_precision not in ('fp32', 'bf16'):
+            raise ConfigError(f"'{name}.eval_precision' must be 'fp32' or "
+                              f"'bf16' (got {self.eval_precision!r})")
         if self.negatives not in ('all', 'behavior'):
             raise ConfigError(f"'{name}.negatives' must be 'all' or "
                               f"'behavior' (got {self.negatives!r})")

@@ -230,7 +230,8 @@ class Trainer:
         zu, zi = self.embeddings()
         labels = {s: self.labels[s] for s in splits if s in self.labels}
         ranks = topk_ranks(zu, zi, labels, max(self.config.ks), self.exclude,
-                           self.config.eval_batch_size)
+                           self.config.eval_batch_size,
+                           self.config.eval_precision)
         return {s: ranking_metrics(r, self.config.ks)
                 for s, r in ranks.items()}
 
