@@ -23,6 +23,10 @@ VARIANTS = {
     # Target-only LightGCN learns slowly at lr 1e-3 (up to 200 epochs); it is
     # validated every 5 epochs to save time (patience stays 20 epochs).
     'lightgcn': ['ablation=lightgcn', 'trainer.eval_every=5'],
+    # The same with RMBRec's regularisation (Adam weight decay 1e-3, L2 1e-3
+    # on propagated embeddings): shows the collapse of un-normalised layers.
+    'lightgcn_rmbrec_reg': ['ablation=lightgcn', 'trainer.eval_every=5',
+                            'loss=authors', 'optim.weight_decay=1e-3'],
     'rmbrec_no_rrm': ['ablation=no_rrm'],
     'rmbrec_no_orm': ['ablation=no_orm'],
     'rmbrec_plain': ['ablation=plain'],

@@ -46,6 +46,7 @@ def test_every_option_composes(group):
 def test_ablation_semantics():
     cfg = compose_config(['ablation=lightgcn'])
     assert list(cfg.behaviors) == ['buy'] and 'rrm' not in cfg.regularizer
+    assert cfg.optim.weight_decay == 0 and cfg.loss.emb_reg_on == 'base'
     assert cfg.encoder.layer_combination == 'mean'
     assert compose_config(['ablation=no_rrm']).regularizer.rrm.weight == 0
     assert compose_config(['ablation=orm_irm_v2']).regularizer.orm.mode == \
