@@ -79,3 +79,52 @@ def test_taobao_noview_one_epoch(tmp_path, taobao_noview):
     metrics = json.loads((run_dir / 'metrics.json').read_text())
     assert metrics['best_epoch'] == 1
     assert metrics['test']['HR@10'] > 0.02
+
+
+@pytest.mark.parametrize('args,match', [
+    (['data=nosuchpreset'], "Could not find 'data/nosuchpreset'"),
+    (['trainer.max_epochs=abc'], 'trainer.max_epochs=abc'),
+])
+def test_cli_config_errors(tmp_path, args, match):
+    res = _train(args + [f'hydra.run.dir={tmp_path}/r'], tmp_path,
+                 check=False)
+    assert res.returncode == 2
+    assert res.stderr.strip().count('\n') == 0, res.stderr
+    assert res.stderr.startswith('rmbrec-train: error: invalid configuration')
+    assert match in res.stderr
+
+
+def test_kill_and_resume_matches_uninterrupted(tmp_path):
+    import signal
+    import time
+
+    import torch
+    args = ['trainer.max_epochs=12', 'trainer.batch_size=64',
+            'encoder.embedding_dim=16', 'trainer.progress=false',
+            'trainer.patience=100']
+    full = tmp_path / 'full'
+    _train(args + [f'hydra.run.dir={full}'], tmp_path)
+    killed = tmp_path / 'killed'
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'rmbrec_pyg.cli.train'] + args +
+        [f'hydra.run.dir={killed}'], cwd=tmp_path, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = killed / 'last.pt'
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if last.exists() and torch.load(last, weights_only=False)[
+                'epoch'] >= 3:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    epoch = torch.load(last, weights_only=False)['epoch']
+    assert 3 <= epoch < 12, 'the run was not interrupted mid-training'
+    _train(args + [f'hydra.run.dir={killed}', 'trainer.resume=true'],
+           tmp_path)
+    a = json.loads((full / 'metrics.json').read_text())
+    b = json.loads((killed / 'metrics.json').read_text())
+    assert a == b
+    rows = (killed / 'metrics.csv').read_text().splitlines()
+    assert len(rows) == 13  # header + 12 epochs, none lost or repeated

@@ -26,7 +26,8 @@ from rmbrec_pyg.cli.errors import USER_ERRORS, fail
 from rmbrec_pyg.data.errors import ConfigError
 from rmbrec_pyg.regularizers.base import Regularizer
 from rmbrec_pyg.train.config import LossConfig, OptimConfig, TrainerConfig
-from rmbrec_pyg.train.loop import Trainer, seed_everything
+from rmbrec_pyg.train.loop import (Trainer, TrainingDivergedError,
+                                   seed_everything)
 
 log = logging.getLogger('rmbrec_pyg')
 
@@ -137,11 +138,37 @@ def _hydra_main(cfg: DictConfig) -> float:
             metrics = train(cfg)
     except USER_ERRORS as e:
         fail('rmbrec-train', str(e))
+    except TrainingDivergedError as e:
+        print(f'rmbrec-train: training stopped: {e}', file=sys.stderr,
+              flush=True)
+        sys.exit(1)
     return float(metrics['valid'].get(cfg.trainer.monitor, 0.0))
+
+
+def _precheck(argv: List[str]) -> None:
+    # Hydra reports composition errors (an unknown preset such as
+    # ``data=foo``, a value of the wrong type) as a multi-line message with
+    # exit code 1. For a single run, compose first and report such mistakes
+    # as one line with exit code 2, like every other input error.
+    if any(a.startswith('-') or a.startswith('sweep=') for a in argv):
+        return  # --help, --cfg, -m ...: Hydra's business
+    argv = [a for a in argv if not a.startswith('hydra.')]
+    if any(',' in a.split('=', 1)[-1] and '[' not in a for a in argv):
+        return  # a sweep
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from rmbrec_pyg.cli.compose import compose_config
+    try:
+        compose_config(argv)
+    except (HydraException, OmegaConfBaseException) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else repr(e)
+        fail('rmbrec-train', f'invalid configuration: {first}')
 
 
 def main() -> None:
     r"""Console entry point (``rmbrec-train``)."""
+    _precheck(sys.argv[1:])
     _hydra_main()
 
 

@@ -197,25 +197,34 @@ class Trainer:
     def train_epoch(self, epoch: int) -> Dict[str, float]:
         self.encoder.train()
         sums: Dict[str, Tensor] = {}
+        # Batch index at which each term first became NaN/inf, tracked on
+        # the device (no sync per step) to name the culprit afterwards.
+        first_bad: Dict[str, Tensor] = {}
         batches = self.batches()
         bar = tqdm(batches, desc=f'epoch {epoch}', leave=False,
                    disable=not self.config.progress, unit='batch')
-        for users in bar:
+        for i, users in enumerate(bar):
             self.optimizer.zero_grad(set_to_none=True)
             total, terms = self.step(users)
             total.backward()
             self.optimizer.step()
             for k, v in terms.items():
                 sums[k] = sums[k] + v if k in sums else v
+                bad = torch.where(torch.isfinite(v), math.inf, float(i))
+                first_bad[k] = (torch.minimum(first_bad[k], bad)
+                                if k in first_bad else bad)
         keys = list(sums)
         values = (torch.stack([sums[k] for k in keys]) /
                   max(len(batches), 1)).tolist()  # one sync per epoch
         out = dict(zip(keys, values))
-        for k, v in out.items():
-            if not math.isfinite(v):
-                raise TrainingDivergedError(
-                    f"loss term '{k}' became {v} in epoch {epoch}; the last "
-                    f'good checkpoint is kept')
+        if not all(math.isfinite(v) for v in values):
+            firsts = dict(zip(keys, torch.stack(
+                [first_bad[k] for k in keys]).tolist()))
+            # The earliest term wins; 'total' only if nothing else is bad.
+            k = min(keys, key=lambda k: (firsts[k], k == 'total'))
+            raise TrainingDivergedError(
+                f"loss term '{k}' became {out[k]} in epoch {epoch} (batch "
+                f'{int(firsts[k]) + 1}); the last good checkpoint is kept')
         return out
 
     @torch.no_grad()

@@ -110,3 +110,27 @@ def test_rmbrec_beats_target_only_lightgcn():
                    combination='mean').fit()
     assert rmb['test']['HR@10'] > lgn['test']['HR@10'] + 0.05
     assert rmb['test']['NDCG@10'] > lgn['test']['NDCG@10']
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(small, tmp_path):
+    from rmbrec_pyg.regularizers import Regularizer
+    from rmbrec_pyg.train import TrainingDivergedError
+
+    class Explodes(Regularizer):
+        calls = 0
+
+        def forward(self, inputs):
+            Explodes.calls += 1
+            bad = Explodes.calls > 4  # 4 batches per epoch: epoch 2 fails
+            return inputs.user_emb.sum() * (float('nan') if bad else 0.0)
+
+    seed_everything(0)
+    enc = MultiBehaviorEncoder(small['user'].num_nodes,
+                               small['item'].num_nodes, small.behaviors, 8, 1)
+    tr = Trainer(small, enc, {'boom': Explodes(1.0)},
+                 TrainerConfig(max_epochs=5, batch_size=100, progress=False),
+                 out_dir=str(tmp_path))
+    with pytest.raises(TrainingDivergedError,
+                       match=r"loss term 'boom' became nan in epoch 2"):
+        tr.fit()
+    assert load(str(tmp_path / 'last.pt'))['epoch'] == 1
