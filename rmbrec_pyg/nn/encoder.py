@@ -155,8 +155,11 @@ class MultiBehaviorEncoder(Module):
         x = torch.cat([self.user_embedding.weight, self.item_embedding.weight])
         outs = [self.propagate_behavior(self._lookup(adj_dict, b), x)
                 for b in self.behaviors]
-        stacked = torch.stack(outs, dim=1)
-        return stacked[:self.num_users], stacked[self.num_users:]
+        # split (not two slices): its backward is one concatenation, where
+        # slicing would zero-fill a full-size gradient per slice.
+        user, item = torch.stack(outs, dim=1).split(
+            [self.num_users, self.num_items])
+        return user, item
 
     def fuse(self, user_emb: Tensor, item_emb: Tensor,
              weights: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:

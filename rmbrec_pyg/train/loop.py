@@ -119,7 +119,8 @@ class Trainer:
                    if p.requires_grad]
         self.optimizer = torch.optim.Adam(
             params, lr=self.optim_cfg.lr,
-            weight_decay=self.optim_cfg.weight_decay)
+            weight_decay=self.optim_cfg.weight_decay,
+            fused=self.optim_cfg.fused or None)
         self.epoch = 0
         self.best: Dict[str, Any] = {'epoch': -1, 'score': -math.inf,
                                      'valid': {}, 'test': {}}
@@ -142,13 +143,20 @@ class Trainer:
         n, t = users.numel(), self.target_index
         bidx = torch.arange(len(self.behaviors), device=dev).unsqueeze(0)
         u = user_b[users]  # [N, B, F]
-        q = item_b[torch.cat([pos, neg]), bidx]  # [2N, B, F]
+        # One gather for all item rows (a single zero-filled gradient in
+        # backward): per-behavior positives and negatives, then the target
+        # triple's items under every behavior for the fused main loss.
+        t_items = torch.cat([pos[:, t], neg[:, t]])
+        rows = item_b[torch.cat([pos.reshape(-1), neg.reshape(-1), t_items])]
+        nb = n * len(self.behaviors)
+        q = rows[:2 * nb].view(2 * n, -1, *rows.shape[1:])  # [2N, B, B, F]
+        q = q[:, bidx[0], bidx[0]]  # behavior b's own embedding: [2N, B, F]
         qi, qj = q[:n], q[n:]
         diffs = (u * (qi - qj)).sum(-1)  # [N, B]
         beh = behavior_losses(diffs, mask, cfg.missing)
 
         # Main loss: BPR on the fused embeddings with the target triples.
-        q_t = item_b[torch.cat([pos[:, t], neg[:, t]])]  # [2N, B, F]
+        q_t = rows[2 * nb:]  # [2N, B, F]
         zu, zi = self.encoder.fuse(u, q_t)
         main_diff = (zu * (zi[:n] - zi[n:])).sum(-1)
         main = bpr_loss(main_diff, torch.zeros_like(main_diff), mask[:, t],
