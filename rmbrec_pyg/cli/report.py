@@ -1,0 +1,131 @@
+r"""``rmbrec-report MULTIRUN_DIR``: one table of a sweep's runs.
+
+Collects every run dir below MULTIRUN_DIR that holds ``metrics.json``,
+with its overrides (``.hydra/overrides.yaml``), into ``report.md`` and
+``report.csv`` in MULTIRUN_DIR, and, when the runs form a
+``regularizer.rrm.weight`` x ``regularizer.orm.weight`` grid, a heatmap of
+validation and test HR@10 (``lambda_heatmap.png``, like the paper's Fig. 4).
+"""
+import argparse
+import csv
+import json
+import os
+from typing import Any, Dict, List, Optional
+
+from rmbrec_pyg.cli.errors import report_user_errors
+from rmbrec_pyg.data.errors import ConfigError
+
+L1, L2 = 'regularizer.rrm.weight', 'regularizer.orm.weight'
+METRICS = ('HR@10', 'NDCG@10', 'HR@20', 'NDCG@20')
+
+
+def _overrides(run_dir: str) -> Dict[str, str]:
+    path = os.path.join(run_dir, '.hydra', 'overrides.yaml')
+    out: Dict[str, str] = {}
+    if os.path.exists(path):
+        from omegaconf import OmegaConf
+        for item in OmegaConf.load(path):
+            key, _, value = str(item).partition('=')
+            out[key.lstrip('+~')] = value
+    return out
+
+
+def collect(root: str) -> List[Dict[str, Any]]:
+    r"""Every run below :obj:`root`: overrides, best epoch and metrics."""
+    if not os.path.isdir(root):
+        raise ConfigError(f"'{root}' is not a folder")
+    rows = []
+    for dirpath, _, files in sorted(os.walk(root)):
+        if 'metrics.json' not in files:
+            continue
+        with open(os.path.join(dirpath, 'metrics.json')) as f:
+            m = json.load(f)
+        row: Dict[str, Any] = {'run': os.path.relpath(dirpath, root)}
+        row.update(_overrides(dirpath))
+        row['best_epoch'] = m.get('best_epoch')
+        for split in ('valid', 'test'):
+            for k in METRICS:
+                row[f'{split} {k}'] = m.get(split, {}).get(k)
+        rows.append(row)
+    if not rows:
+        raise ConfigError(f"no run with metrics.json below '{root}'")
+    return rows
+
+
+def write_tables(rows: List[Dict[str, Any]], root: str) -> None:
+    keys: List[str] = []
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    with open(os.path.join(root, 'report.csv'), 'w', newline='') as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        w.writerows(rows)
+
+    def fmt(v: Any) -> str:
+        return f'{v:.4f}' if isinstance(v, float) else str(v)
+    order = sorted(rows, key=lambda r: -(r.get('valid HR@10') or 0.0))
+    lines = ['| ' + ' | '.join(keys) + ' |',
+             '|' + '---|' * len(keys)]
+    lines += ['| ' + ' | '.join(fmt(r.get(k, '')) for k in keys) + ' |'
+              for r in order]
+    with open(os.path.join(root, 'report.md'), 'w') as f:
+        f.write(f'# Sweep report: {os.path.abspath(root)}\n\n'
+                f'{len(rows)} runs, best validation HR@10 first.\n\n')
+        f.write('\n'.join(lines) + '\n')
+
+
+def heatmap(rows: List[Dict[str, Any]], root: str) -> Optional[str]:
+    grid = [r for r in rows if L1 in r and L2 in r]
+    if not grid:
+        return None
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    import numpy as np
+    l1 = sorted({float(r[L1]) for r in grid})
+    l2 = sorted({float(r[L2]) for r in grid})
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, split in zip(axes, ('valid', 'test')):
+        mat = np.full((len(l2), len(l1)), np.nan)
+        for r in grid:
+            v = r.get(f'{split} HR@10')
+            if v is not None:
+                mat[l2.index(float(r[L2])), l1.index(float(r[L1]))] = v
+        im = ax.imshow(mat, origin='lower', cmap='viridis', aspect='auto')
+        for i in range(len(l2)):
+            for j in range(len(l1)):
+                if not np.isnan(mat[i, j]):
+                    ax.text(j, i, f'{mat[i, j]:.4f}', ha='center',
+                            va='center', color='w', fontsize=8)
+        ax.set_xticks(range(len(l1)), [f'{v:g}' for v in l1])
+        ax.set_yticks(range(len(l2)), [f'{v:g}' for v in l2])
+        ax.set_xlabel('lambda1 (RRM weight)')
+        ax.set_ylabel('lambda2 (ORM weight)')
+        ax.set_title(f'{split} HR@10')
+        fig.colorbar(im, ax=ax)
+    fig.tight_layout()
+    path = os.path.join(root, 'lambda_heatmap.png')
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    parser = argparse.ArgumentParser(prog='rmbrec-report',
+                                     description=__doc__.split('\n')[0])
+    parser.add_argument('multirun_dir')
+    args = parser.parse_args(argv)
+
+    def run() -> None:
+        rows = collect(args.multirun_dir)
+        write_tables(rows, args.multirun_dir)
+        png = heatmap(rows, args.multirun_dir)
+        print(f'{len(rows)} runs -> report.md, report.csv'
+              + (f', {os.path.basename(png)}' if png else ''))
+        print(open(os.path.join(args.multirun_dir, 'report.md')).read())
+
+    report_user_errors('rmbrec-report', run)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,213 @@
+r"""From a raw event log (user, item, behavior, timestamp) to the dataset
+folder layout, streaming the file in chunks."""
+import csv
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Dict, List, Mapping, Optional, TextIO
+
+import numpy as np
+
+from rmbrec_pyg.data.errors import DatasetFormatError
+
+#: The Tianchi/Taobao ``UserBehavior.csv`` layout (no header):
+#: ``user_id,item_id,category_id,behavior_type,timestamp``.
+TIANCHI = {
+    'columns': ['user_id', 'item_id', 'category_id', 'behavior_type',
+                'timestamp'],
+    'user': 'user_id', 'item': 'item_id', 'behavior': 'behavior_type',
+    'time': 'timestamp', 'header': False,
+    'behavior_map': {'pv': 'view', 'cart': 'cart', 'fav': 'collect',
+                     'buy': 'buy'},
+}
+
+
+@dataclass
+class PrepareSummary:
+    lines: int = 0
+    malformed: int = 0
+    unknown_behavior: int = 0
+    duplicates: int = 0
+    users: int = 0
+    items: int = 0
+    edges: Dict[str, int] = field(default_factory=dict)
+    heldout_users: int = 0
+    train_only_users: int = 0
+    first_errors: List[str] = field(default_factory=list)
+
+    def format(self) -> str:
+        out = [f'read {self.lines:,} lines: {self.malformed:,} malformed, '
+               f'{self.unknown_behavior:,} with an unmapped behavior, '
+               f'{self.duplicates:,} repeated (user, item, behavior) '
+               f'dropped (earliest kept)',
+               f'{self.users:,} users, {self.items:,} items; held-out '
+               f'validation/test pairs for {self.heldout_users:,} users, '
+               f'{self.train_only_users:,} users with too few target events '
+               f'kept in training only']
+        out += [f'  {b}: {n:,} edges' for b, n in self.edges.items()]
+        out += [f'  e.g. {e}' for e in self.first_errors]
+        return '\n'.join(out)
+
+
+class _Ids:
+    r"""Maps raw ids (strings) to 0-based ints in order of appearance."""
+    def __init__(self) -> None:
+        self.map: Dict[str, int] = {}
+
+    def get(self, raw: str) -> int:
+        idx = self.map.get(raw)
+        if idx is None:
+            idx = self.map[raw] = len(self.map)
+        return idx
+
+
+def _reduce_earliest(key: np.ndarray, t: np.ndarray):  # type: ignore
+    order = np.lexsort((t, key))
+    key, t = key[order], t[order]
+    first = np.ones(key.size, dtype=bool)
+    first[1:] = key[1:] != key[:-1]
+    return key[first], t[first], int((~first).sum())
+
+
+def prepare_events(path: str, out_dir: str, user: str = 'user',
+                   item: str = 'item', behavior: str = 'behavior',
+                   time: str = 'timestamp', target: str = 'buy',
+                   behavior_map: Optional[Mapping[str, str]] = None,
+                   columns: Optional[List[str]] = None, header: bool = True,
+                   delimiter: str = ',', min_target: int = 3,
+                   chunk_lines: int = 1_000_000) -> PrepareSummary:
+    r"""Converts an event log to a dataset folder.
+
+    Ids are remapped to 1-based integers; for every (user, item, behavior)
+    only the earliest event is kept; the target behavior is split
+    leave-one-out by time (last -> ``test.txt``, second last ->
+    ``validation.txt``); users with fewer than :obj:`min_target` target
+    events keep all of them in training. The file is read in chunks of
+    :obj:`chunk_lines` lines and reduced to numpy arrays as it goes, so the
+    memory grows with the number of distinct events, not lines.
+
+    Args:
+        path (str): The CSV file (``.gz`` also read).
+        out_dir (str): Where ``count.txt`` etc. are written.
+        user, item, behavior, time (str): Column names.
+        target (str): The target behavior (after :obj:`behavior_map`).
+        behavior_map (Mapping[str, str], optional): Raw behavior name ->
+            behavior name; raw names not in the map are dropped (counted).
+            (default: identity)
+        columns (List[str], optional): Column names when the file has no
+            header.
+        header (bool): Whether the first line holds the column names.
+        delimiter (str): Field separator.
+        min_target (int): Target events a user needs for held-out pairs.
+    """
+    import gzip
+    opener = gzip.open if path.endswith('.gz') else open
+    summary = PrepareSummary()
+    users, items = _Ids(), _Ids()
+    names: Dict[str, int] = {}
+    acc_key = np.zeros(0, dtype=np.int64)
+    acc_t = np.zeros(0, dtype=np.int64)
+    with opener(path, 'rt', encoding='utf-8', newline='') as f:  # type: ignore
+        reader = csv.reader(f, delimiter=delimiter)
+        if header:
+            columns = next(reader, None)
+            summary.lines += 1
+        if not columns:
+            raise DatasetFormatError(path, 'no header and no column names '
+                                     'given; expected e.g. '
+                                     "'user,item,behavior,timestamp'", 1)
+        try:
+            cu, ci, cb, ct = (columns.index(c) for c in (user, item,
+                                                           behavior, time))
+        except ValueError as e:
+            raise DatasetFormatError(path, f'column missing ({e}); the '
+                                     f'columns are {columns}', 1)
+        width = len(columns)
+        buf: List[tuple] = []
+
+        def flush() -> None:
+            nonlocal acc_key, acc_t
+            if not buf:
+                return
+            arr = np.array(buf, dtype=np.int64)
+            buf.clear()
+            # key = (behavior, user, item) packed into one int64
+            key = (arr[:, 2] << 58) | (arr[:, 0] << 29) | arr[:, 1]
+            acc_key = np.concatenate([acc_key, key])
+            acc_t = np.concatenate([acc_t, arr[:, 3]])
+            acc_key, acc_t, dup = _reduce_earliest(acc_key, acc_t)
+            summary.duplicates += dup
+
+        for row in reader:
+            summary.lines += 1
+            if len(row) != width:
+                summary.malformed += 1
+                if len(summary.first_errors) < 3:
+                    summary.first_errors.append(
+                        f'{path}, line {summary.lines}: expected {width} '
+                        f'fields, got {len(row)}')
+                continue
+            raw_b = row[cb].strip()
+            b = (behavior_map.get(raw_b) if behavior_map is not None
+                 else raw_b)
+            if not b:
+                summary.unknown_behavior += 1
+                continue
+            try:
+                t = int(float(row[ct]))
+            except ValueError:
+                summary.malformed += 1
+                if len(summary.first_errors) < 3:
+                    summary.first_errors.append(
+                        f'{path}, line {summary.lines}: timestamp '
+                        f'{row[ct]!r} is not a number')
+                continue
+            bid = names.setdefault(b, len(names))
+            buf.append((users.get(row[cu].strip()),
+                        items.get(row[ci].strip()), bid, t))
+            if len(buf) >= chunk_lines:
+                flush()
+        flush()
+    if target not in names:
+        raise DatasetFormatError(path, f"no event of the target behavior "
+                                 f"'{target}' (behaviors seen: "
+                                 f'{sorted(names)})')
+    mask29 = (1 << 29) - 1
+    beh = acc_key >> 58
+    u = (acc_key >> 29) & mask29
+    i = acc_key & mask29
+    nu, ni = len(users.map), len(items.map)
+    summary.users, summary.items = nu, ni
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, 'count.txt'), 'w') as f:
+        json.dump({'user': nu, 'item': ni}, f)
+
+    def write(name: str, uu: np.ndarray, ii: np.ndarray) -> None:
+        order = np.lexsort((ii, uu))
+        np.savetxt(os.path.join(out_dir, f'{name}.txt'),
+                   np.stack([uu[order] + 1, ii[order] + 1], 1), fmt='%d')
+        summary.edges[name] = int(uu.size)
+
+    tid = names[target]
+    for b, bid in names.items():
+        if bid != tid:
+            sel = beh == bid
+            write(b, u[sel], i[sel])
+    sel = beh == tid
+    tu, ti, tt = u[sel], i[sel], acc_t[sel]
+    order = np.lexsort((ti, tt, tu))  # per user by time
+    tu, ti = tu[order], ti[order]
+    counts = np.bincount(tu, minlength=nu)
+    last = np.cumsum(counts) - 1  # position of each user's last event
+    eligible = np.nonzero(counts >= max(min_target, 3))[0]
+    test_pos, val_pos = last[eligible], last[eligible] - 1
+    train = np.ones(tu.size, dtype=bool)
+    train[test_pos] = False
+    train[val_pos] = False
+    write(target, tu[train], ti[train])
+    write('validation', tu[val_pos], ti[val_pos])
+    write('test', tu[test_pos], ti[test_pos])
+    summary.heldout_users = int(eligible.size)
+    summary.train_only_users = int((counts > 0).sum() - eligible.size)
+    return summary
