@@ -128,3 +128,31 @@ def test_kill_and_resume_matches_uninterrupted(tmp_path):
     assert a == b
     rows = (killed / 'metrics.csv').read_text().splitlines()
     assert len(rows) == 13  # header + 12 epochs, none lost or repeated
+
+
+def test_recommend_cli(tmp_path):
+    run_dir = tmp_path / 'run'
+    _train(SMALL + ['trainer.max_epochs=1', f'hydra.run.dir={run_dir}'],
+           tmp_path)
+    users = tmp_path / 'users.txt'
+    users.write_text('1\n5\n')
+    out = tmp_path / 'recs.csv'
+    subprocess.run([sys.executable, '-m', 'rmbrec_pyg.cli.recommend',
+                    f'checkpoint={run_dir}/best.pt', 'k=5', f'output={out}',
+                    f'users={users}'], check=True, capture_output=True)
+    rows = [r.split(',') for r in out.read_text().splitlines()]
+    assert rows[0] == ['user', 'rank', 'item', 'score']
+    assert len(rows) == 11 and {r[0] for r in rows[1:]} == {'1', '5'}
+    assert [r[1] for r in rows[1:6]] == ['1', '2', '3', '4', '5']
+    scores = [float(r[3]) for r in rows[1:6]]
+    assert scores == sorted(scores, reverse=True)
+    # items the user bought in training are never recommended
+    from rmbrec_pyg.data import SyntheticMultiBehaviorDataset
+    data = SyntheticMultiBehaviorDataset(num_users=120, num_items=80)[0]
+    buy = data['user', 'buy', 'item'].edge_index
+    bought = {int(i) + 1 for u, i in buy.t().tolist() if u == 0}
+    assert not bought & {int(r[2]) for r in rows[1:6]}
+    bad = subprocess.run([sys.executable, '-m', 'rmbrec_pyg.cli.recommend',
+                          'checkpoint=/nope.pt'], capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and 'does not exist' in bad.stderr
