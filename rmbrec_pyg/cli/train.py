@@ -69,6 +69,23 @@ def output_dir(cfg: DictConfig) -> str:
     return str(cfg.get('out_dir') or os.getcwd())
 
 
+def init_distributed(trainer_cfg: TrainerConfig) -> None:
+    r"""Under ``torchrun`` (``WORLD_SIZE > 1``), joins the process group:
+    ``nccl`` with one GPU per rank when CUDA is used, ``gloo`` on CPU."""
+    import torch.distributed as dist
+    world = int(os.environ.get('WORLD_SIZE', '1'))
+    if world <= 1 or dist.is_initialized():
+        return
+    use_cuda = torch.cuda.is_available() and trainer_cfg.device != 'cpu'
+    if use_cuda:
+        local = int(os.environ.get('LOCAL_RANK', '0'))
+        torch.cuda.set_device(local)
+        trainer_cfg.device = f'cuda:{local}'
+    dist.init_process_group('nccl' if use_cuda else 'gloo')
+    log.info('distributed: rank %d of %d (%s)', dist.get_rank(), world,
+             dist.get_backend())
+
+
 def train(cfg: DictConfig) -> Dict[str, Any]:
     r"""Builds data, encoder and regularizers from :obj:`cfg`, trains and
     returns the metrics. Plain function: usable without ``@hydra.main``
@@ -80,6 +97,7 @@ def train(cfg: DictConfig) -> Dict[str, Any]:
         c.validate()
     if trainer_cfg.num_threads > 0:
         torch.set_num_threads(trainer_cfg.num_threads)
+    init_distributed(trainer_cfg)
     seed_everything(trainer_cfg.seed)
     out = output_dir(cfg)
     os.makedirs(out, exist_ok=True)
@@ -111,13 +129,20 @@ def train(cfg: DictConfig) -> Dict[str, Any]:
     log.info('model: %s', encoder)
     for name, term in regularizers.items():
         log.info('regularizer %s: %s', name, term)
-    with open(os.path.join(out, 'config_resolved.yaml'), 'w') as f:
-        f.write(OmegaConf.to_yaml(cfg, resolve=True))
+    rank = int(os.environ.get('RANK', '0'))
+    if rank == 0:
+        with open(os.path.join(out, 'config_resolved.yaml'), 'w') as f:
+            f.write(OmegaConf.to_yaml(cfg, resolve=True))
 
     trainer = Trainer(data, encoder, regularizers, trainer_cfg, loss_cfg,
                       optim_cfg, out_dir=out)
     log.info('device: %s, run dir: %s', trainer.device, out)
     metrics = trainer.fit()
+    if trainer.distributed:
+        import torch.distributed as dist
+        dist.destroy_process_group()
+    if rank != 0:
+        return metrics
     ks = trainer_cfg.ks
     line = ' '.join(f'{m}@{k} {metrics["test"].get(f"{m}@{k}", 0.0):.4f}'
                     for k in ks for m in ('HR', 'NDCG'))

@@ -9,10 +9,13 @@ from dataclasses import asdict
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import torch
+import torch.distributed as dist
 from torch import Tensor
+from torch.nn.parallel import DistributedDataParallel
 from torch_geometric.data import HeteroData
 from tqdm.auto import tqdm
 
+from rmbrec_pyg.data.errors import ConfigError
 from rmbrec_pyg.data.hetero import edge_index_dict_of, edge_type
 from rmbrec_pyg.evaluation import ExclusionIndex, ranking_metrics, topk_ranks
 from rmbrec_pyg.graph.sampling import BehaviorSampler
@@ -121,6 +124,21 @@ class Trainer:
             params, lr=self.optim_cfg.lr,
             weight_decay=self.optim_cfg.weight_decay,
             fused=self.optim_cfg.fused or None)
+        # torch.distributed: every rank draws the same global batch and the
+        # same triples (shared generator), takes its own share, and DDP
+        # averages the gradients. Rank 0 evaluates, logs and writes.
+        self.distributed = dist.is_available() and dist.is_initialized()
+        self.rank = dist.get_rank() if self.distributed else 0
+        self.world_size = dist.get_world_size() if self.distributed else 1
+        self.model: torch.nn.Module = self.encoder
+        if self.distributed:
+            if self.config.resume:
+                raise ConfigError('trainer.resume is not supported under '
+                                  'torchrun yet; resume on one process')
+            self.model = DistributedDataParallel(
+                self.encoder, device_ids=([self.device.index]
+                                          if self.device.type == 'cuda'
+                                          else None))
         self.epoch = 0
         self.best: Dict[str, Any] = {'epoch': -1, 'score': -math.inf,
                                      'valid': {}, 'test': {}}
@@ -133,12 +151,17 @@ class Trainer:
         returns :obj:`(total, terms)` with unweighted, detached terms."""
         cfg = self.loss_cfg
         pos, neg, mask = self.sampler.sample(users)
+        if self.world_size > 1:  # this rank's share of the global batch
+            part = torch.arange(users.numel()).tensor_split(
+                self.world_size)[self.rank]
+            users, pos, neg, mask = users[part], pos[part], neg[part], \
+                mask[part]
         dev = self.device
         users = users.to(dev, non_blocking=True)
         pos = pos.to(dev, non_blocking=True)
         neg = neg.to(dev, non_blocking=True)
         mask = mask.to(dev, non_blocking=True)
-        user_b, item_b = self.encoder(self.adj)
+        user_b, item_b = self.model(self.adj)
         # Gather the batch rows once; everything below works on them.
         n, t = users.numel(), self.target_index
         bidx = torch.arange(len(self.behaviors), device=dev).unsqueeze(0)
@@ -222,8 +245,11 @@ class Trainer:
                 first_bad[k] = (torch.minimum(first_bad[k], bad)
                                 if k in first_bad else bad)
         keys = list(sums)
-        values = (torch.stack([sums[k] for k in keys]) /
-                  max(len(batches), 1)).tolist()  # one sync per epoch
+        stacked = torch.stack([sums[k] for k in keys]) / max(len(batches), 1)
+        if self.world_size > 1:  # log the mean over ranks
+            dist.all_reduce(stacked)
+            stacked /= self.world_size
+        values = stacked.tolist()  # one sync per epoch
         out = dict(zip(keys, values))
         if not all(math.isfinite(v) for v in values):
             firsts = dict(zip(keys, torch.stack(
@@ -356,7 +382,8 @@ class Trainer:
             row: Dict[str, float] = {'epoch': epoch, 'train_s': t_train}
             row.update({f'loss_{k}': v for k, v in terms.items()})
             improved = False
-            if epoch % cfg.eval_every == 0 or epoch == cfg.max_epochs:
+            if self.rank == 0 and (epoch % cfg.eval_every == 0
+                                   or epoch == cfg.max_epochs):
                 t1 = time.perf_counter()
                 # Validation and test share one ranking pass (same users).
                 res = self.evaluate(('val', 'test'))
@@ -368,15 +395,22 @@ class Trainer:
                     self.best = {'epoch': epoch, 'score': score,
                                  'valid': valid, 'test': res.get('test', {})}
                 row['eval_s'] = time.perf_counter() - t1
+            self.epoch = epoch
+            if self.world_size > 1:  # all ranks follow rank 0's early stop
+                best = torch.tensor([self.best['epoch']])
+                dist.broadcast(best, src=0)
+                self.best['epoch'] = int(best)
+            if self.rank != 0:
+                continue
             for cb in self.callbacks:
                 cb(row)
             self.history.append(row)
-            self.epoch = epoch
             self._save(best=improved)
             self._write_history()
             self._write_metrics()
             log.info(self.format_row(row, improved))
-        self._write_metrics()
+        if self.rank == 0:
+            self._write_metrics()
         return self.metrics()
 
     def format_row(self, row: Dict[str, float], improved: bool) -> str:
