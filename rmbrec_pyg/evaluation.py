@@ -1,6 +1,6 @@
 r"""Full-ranking leave-one-out evaluation: HR@K and NDCG@K, vectorised over
 batches of held-out pairs, with the training target items masked."""
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -84,9 +84,18 @@ Ties are counted in the item's favour. See :func:`topk_ranks` for the
 BF16_REL_ERROR = 1.05 * (2.0**-7 + 2.0**-8)
 
 
+# Ranking-time options shared by every batch: items to push below all
+# others (but above the excluded ones), e.g. a user's auxiliary items.
+_DEMOTE_OFFSET = 1e4
+
+
 def _masked_scores(user_emb: Tensor, item_t: Tensor, chunk: Tensor,
-                   exclude: Optional[ExclusionIndex]) -> Tensor:
+                   exclude: Optional[ExclusionIndex],
+                   demote: Optional[ExclusionIndex] = None) -> Tensor:
     s = user_emb[chunk] @ item_t
+    if demote is not None:
+        row, col = demote.gather(chunk)
+        s[row, col] -= _DEMOTE_OFFSET
     if exclude is not None:
         row, col = exclude.gather(chunk)
         s[row, col] = float('-inf')
@@ -96,7 +105,9 @@ def _masked_scores(user_emb: Tensor, item_t: Tensor, chunk: Tensor,
 def topk_items(user_emb: Tensor, item_emb: Tensor, users: Tensor, k: int,
                exclude: Optional[ExclusionIndex] = None,
                batch_size: int = 4096, precision: str = 'fp32',
-               margin: int = 40) -> Tuple[Tensor, Tensor]:
+               margin: int = 40,
+               demote: Optional[ExclusionIndex] = None
+               ) -> Tuple[Tensor, Tensor]:
     r"""The top-:obj:`k` items of every user in :obj:`users` by score
     :math:`\mathbf{z}_u^\top\mathbf{z}_i`, with the excluded items masked,
     computed in batches (one matrix product and one :func:`torch.topk` per
@@ -112,6 +123,9 @@ def topk_items(user_emb: Tensor, item_emb: Tensor, users: Tensor, k: int,
     check are recomputed in fp32. Either way the output equals the fp32
     computation.
 
+    :obj:`demote` lists per user items ranked after all others (but before
+    the excluded ones); it needs :obj:`precision='fp32'`.
+
     Returns:
         :obj:`(items, scores)`, both :obj:`[len(users), k]`; masked slots
         (when a user has fewer than :obj:`k` candidates) have score
@@ -120,6 +134,8 @@ def topk_items(user_emb: Tensor, item_emb: Tensor, users: Tensor, k: int,
     if precision not in ('fp32', 'bf16'):
         raise ValueError(f"'precision' must be 'fp32' or 'bf16' in "
                          f"'topk_items' (got {precision!r})")
+    if demote is not None:
+        precision = 'fp32'  # the certificate assumes plain scores
     k = min(k, item_emb.size(0))
     items, scores = [], []
     item_t = item_emb.t().contiguous()
@@ -131,8 +147,8 @@ def topk_items(user_emb: Tensor, item_emb: Tensor, users: Tensor, k: int,
     for start in range(0, users.numel(), batch_size):
         chunk = users[start:start + batch_size]
         if precision == 'fp32':
-            top = _masked_scores(user_emb, item_t, chunk, exclude).topk(
-                k, dim=1)
+            top = _masked_scores(user_emb, item_t, chunk, exclude,
+                                 demote).topk(k, dim=1)
             items.append(top.indices)
             scores.append(top.values)
             continue
@@ -164,7 +180,9 @@ def topk_ranks(user_emb: Tensor, item_emb: Tensor,
                label_index: Dict[str, Tensor], k: int,
                exclude: Optional[ExclusionIndex] = None,
                batch_size: int = 4096,
-               precision: str = 'fp32') -> Dict[str, Tensor]:
+               precision: str = 'fp32',
+               demote: Optional[ExclusionIndex] = None
+               ) -> Dict[str, Tensor]:
     r"""Ranks of the held-out items of several splits at once, resolved up
     to :obj:`k`: one top-:obj:`k` pass over the *union* of the splits'
     users (validation and test share their users in leave-one-out, so both
@@ -182,7 +200,7 @@ def topk_ranks(user_emb: Tensor, item_emb: Tensor,
         return {}
     users = torch.unique(torch.cat([v[0] for v in label_index.values()]))
     top, top_scores = topk_items(user_emb, item_emb, users, k, exclude,
-                                 batch_size, precision)
+                                 batch_size, precision, demote=demote)
     out = {}
     for split, index in label_index.items():
         rows = torch.searchsorted(users, index[0])
@@ -236,3 +254,44 @@ def evaluate(user_emb: Tensor, item_emb: Tensor, label_index: Tensor,
     ranks = topk_ranks(user_emb, item_emb, {'x': label_index}, max(ks),
                        exclude, batch_size)['x']
     return ranking_metrics(ranks, ks)
+
+
+def aux_evidence_mask(label_index: Tensor, aux_index: List[Tensor],
+                      num_items: int) -> Tensor:
+    r"""For every held-out pair, whether the same (user, item) pair appears
+    in any auxiliary behavior's training edges (:obj:`True`: the purchase
+    has auxiliary evidence; :obj:`False`: a direct target pair)."""
+    keys = label_index[0] * num_items + label_index[1]
+    if not aux_index:
+        return torch.zeros_like(keys, dtype=torch.bool)
+    aux = torch.unique(torch.cat([i[0] * num_items + i[1]
+                                  for i in aux_index]))
+    return torch.isin(keys, aux)
+
+
+def group_metrics(ranks: Tensor, has_aux: Tensor,
+                  ks: Sequence[int]) -> Dict[str, Any]:
+    r"""Metrics for all pairs, pairs with auxiliary evidence and direct
+    target pairs, with the group sizes."""
+    return {'aux': ranking_metrics(ranks, ks, has_aux),
+            'direct': ranking_metrics(ranks, ks, ~has_aux),
+            'n_aux': int(has_aux.sum()), 'n_direct': int((~has_aux).sum())}
+
+
+def heldout_metrics(user_emb: Tensor, item_emb: Tensor,
+                    labels: Dict[str, Tensor],
+                    exclude: Optional[ExclusionIndex],
+                    has_aux: Dict[str, Tensor], ks: Sequence[int],
+                    batch_size: int = 4096,
+                    precision: str = 'fp32',
+                    demote: Optional[ExclusionIndex] = None
+                    ) -> Dict[str, Any]:
+    r"""Metrics of every held-out split (one shared ranking pass), plus
+    ``'<split>_groups'`` (:func:`group_metrics`)."""
+    ranks = topk_ranks(user_emb, item_emb, labels, max(ks), exclude,
+                       batch_size, precision, demote)
+    out: Dict[str, Any] = {}
+    for s, r in ranks.items():
+        out[s] = ranking_metrics(r, ks)
+        out[f'{s}_groups'] = group_metrics(r, has_aux[s], ks)
+    return out

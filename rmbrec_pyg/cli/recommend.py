@@ -68,8 +68,11 @@ def recommend(checkpoint: str, k: int, output: str,
                               enc.num_users, enc.num_items,
                               device=torch.device(device))
     enc.to(device)
+    weights = state.get('fusion_weights')
     with torch.no_grad():
-        zu, zi = enc.get_embedding(adj)
+        zu, zi = enc.get_embedding(
+            adj, None if weights is None else torch.tensor(weights,
+                                                           device=device))
     target = state['target']
     exclude = ExclusionIndex(data[edge_type(target)].edge_index,
                              enc.num_users).to(torch.device(device))

@@ -25,7 +25,8 @@ from rmbrec_pyg.cli import config_dir
 from rmbrec_pyg.cli.errors import USER_ERRORS, fail
 from rmbrec_pyg.data.errors import ConfigError
 from rmbrec_pyg.regularizers.base import Regularizer
-from rmbrec_pyg.train.config import LossConfig, OptimConfig, TrainerConfig
+from rmbrec_pyg.train.config import (FusionConfig, LossConfig, OptimConfig,
+                                     TrainerConfig)
 from rmbrec_pyg.train.loop import (Trainer, TrainingDivergedError,
                                    seed_everything)
 
@@ -35,6 +36,7 @@ cs = ConfigStore.instance()
 cs.store(group='trainer', name='base_trainer', node=TrainerConfig)
 cs.store(group='loss', name='base_loss', node=LossConfig)
 cs.store(group='optim', name='base_optim', node=OptimConfig)
+cs.store(group='fusion', name='base_fusion', node=FusionConfig)
 
 
 def _plain(node: Any) -> Any:
@@ -86,6 +88,39 @@ def init_distributed(trainer_cfg: TrainerConfig) -> None:
              dist.get_backend())
 
 
+def evaluate_baseline(name: str, data: Any, trainer_cfg: TrainerConfig,
+                      out: str) -> Dict[str, Any]:
+    r"""Scores a non-trained baseline (``baseline=most_popular``) with the
+    same evaluation as the trained models and writes ``metrics.json``."""
+    from rmbrec_pyg.data.hetero import edge_type
+    from rmbrec_pyg.evaluation import (ExclusionIndex, aux_evidence_mask,
+                                       heldout_metrics)
+    from rmbrec_pyg.nn.popularity import MostPopular
+    if name != 'most_popular':
+        raise ConfigError(f"'baseline' must be 'most_popular' or null (got "
+                          f'{name!r})')
+    target = str(data.target)
+    store = data[edge_type(target)]
+    nu, ni = int(data['user'].num_nodes), int(data['item'].num_nodes)
+    zu, zi = MostPopular(store.edge_index, nu, ni).get_embedding()
+    labels = {s: store[f'{s}_edge_label_index'] for s in ('val', 'test')}
+    aux = [data[edge_type(b)].edge_index for b in data.behaviors
+           if b != target]
+    has_aux = {s: aux_evidence_mask(v, aux, ni) for s, v in labels.items()}
+    res = heldout_metrics(zu, zi, labels, ExclusionIndex(store.edge_index,
+                                                         nu),
+                          has_aux, trainer_cfg.ks,
+                          trainer_cfg.eval_batch_size)
+    metrics = {'best_epoch': 0, 'valid': res['val'], 'test': res['test'],
+               'valid_groups': res['val_groups'],
+               'test_groups': res['test_groups']}
+    with open(os.path.join(out, 'metrics.json'), 'w') as f:
+        json.dump(metrics, f, indent=2)
+    print(f"{name}: test HR@10 {metrics['test']['HR@10']:.4f} NDCG@10 "
+          f"{metrics['test']['NDCG@10']:.4f}", flush=True)
+    return metrics
+
+
 def train(cfg: DictConfig) -> Dict[str, Any]:
     r"""Builds data, encoder and regularizers from :obj:`cfg`, trains and
     returns the metrics. Plain function: usable without ``@hydra.main``
@@ -93,7 +128,8 @@ def train(cfg: DictConfig) -> Dict[str, Any]:
     trainer_cfg = TrainerConfig(**_plain(cfg.trainer))
     loss_cfg = LossConfig(**_plain(cfg.loss))
     optim_cfg = OptimConfig(**_plain(cfg.optim))
-    for c in (trainer_cfg, loss_cfg, optim_cfg):
+    fusion_cfg = FusionConfig(**_plain(cfg.fusion))
+    for c in (trainer_cfg, loss_cfg, optim_cfg, fusion_cfg):
         c.validate()
     if trainer_cfg.num_threads > 0:
         torch.set_num_threads(trainer_cfg.num_threads)
@@ -119,6 +155,8 @@ def train(cfg: DictConfig) -> Dict[str, Any]:
     if str(data.target) not in behaviors:
         raise ConfigError(f"'behaviors' {behaviors} must include the target "
                           f"'{data.target}'")
+    if cfg.get('baseline'):
+        return evaluate_baseline(str(cfg.baseline), data, trainer_cfg, out)
     regularizers = build_regularizers(cfg)
     if len(behaviors) == 1:
         regularizers = {}  # nothing to align with a single behavior
@@ -135,7 +173,7 @@ def train(cfg: DictConfig) -> Dict[str, Any]:
             f.write(OmegaConf.to_yaml(cfg, resolve=True))
 
     trainer = Trainer(data, encoder, regularizers, trainer_cfg, loss_cfg,
-                      optim_cfg, out_dir=out)
+                      optim_cfg, out_dir=out, fusion=fusion_cfg)
     log.info('device: %s, run dir: %s', trainer.device, out)
     metrics = trainer.fit()
     if trainer.distributed:

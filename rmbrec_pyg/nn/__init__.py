@@ -1,4 +1,7 @@
 from rmbrec_pyg.nn.behavior_conv import BehaviorConv
 from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
+from rmbrec_pyg.nn.fusion import AdaptiveFusion
+from rmbrec_pyg.nn.popularity import MostPopular
 
-__all__ = ['BehaviorConv', 'MultiBehaviorEncoder']
+__all__ = ['BehaviorConv', 'MultiBehaviorEncoder', 'AdaptiveFusion',
+           'MostPopular']

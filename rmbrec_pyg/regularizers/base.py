@@ -27,6 +27,9 @@ class RegularizerInput:
             (``'mask'`` or ``'filler'``).
         item_emb (Tensor, optional): :obj:`[M, B, F]` embeddings of the
             batch's positive items.
+        behavior_weights (Tensor, optional): :obj:`[B]` weights summing to
+            one (adaptive fusion); terms then weight behaviors accordingly,
+            uniform weights giving the unweighted term.
     """
     user_emb: Tensor
     behavior_losses: Tensor
@@ -37,6 +40,17 @@ class RegularizerInput:
     params: List[Tensor] = field(default_factory=list)
     missing: str = 'mask'
     item_emb: Optional[Tensor] = None
+    behavior_weights: Optional[Tensor] = None
+
+    def relative_weights(self, indices: List[int]) -> Optional[Tensor]:
+        r"""The weights of :obj:`indices` relative to the largest of them
+        (uniform weights give all ones; a behavior with weight near zero
+        drops out as if removed, without boosting the others), or
+        :obj:`None` without weights."""
+        if self.behavior_weights is None:
+            return None
+        w = self.behavior_weights[indices]
+        return w / w.max().clamp_min(1e-12)
 
     @property
     def aux_indices(self) -> List[int]:

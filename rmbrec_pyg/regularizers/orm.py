@@ -66,18 +66,31 @@ class ORM(Regularizer):
         risks = inputs.behavior_losses[envs]
         if len(envs) < 2 and self.mode != 'irm_v1':
             return risks.sum() * 0.0
+        rel = inputs.relative_weights(envs)
         if self.mode == 'rex':
-            return risks.var(unbiased=self.unbiased)
+            if rel is None:
+                return risks.var(unbiased=self.unbiased)
+            # weighted variance; uniform weights give torch.var exactly.
+            # The unbiased form divides by 1 - sum(p^2) (= (n-1)/n when
+            # uniform): an environment with weight 0 simply drops out.
+            p = rel / rel.sum()
+            mean = (p * risks).sum()
+            var = (p * (risks - mean).pow(2)).sum()
+            if not self.unbiased:
+                return var
+            return var / (1.0 - p.pow(2).sum()).clamp_min(1e-12)
         if self.mode == 'irm_v1':
             if self.dummy == 'loss':
-                return risks.pow(2).sum()
+                pen = risks.pow(2)
+                return (pen if rel is None else pen * rel).sum()
             d = inputs.score_diffs[:, envs]
             m = inputs.mask[:, envs].to(d.dtype)
             # d/dw of -log sigmoid(w d) at w = 1 is -sigmoid(-d) d.
             g = -torch.sigmoid(-d) * d * m
             denom = (m.size(0) if inputs.missing == 'filler' else
                      m.sum(0).clamp_min(1.0))
-            return (g.sum(0) / denom).pow(2).sum()
+            pen = (g.sum(0) / denom).pow(2)
+            return (pen if rel is None else pen * rel).sum()
         # irm_v2
         if not inputs.params:
             raise ValueError("ORM(mode='irm_v2') needs the base embedding "

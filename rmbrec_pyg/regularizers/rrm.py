@@ -79,6 +79,9 @@ class RRM(Regularizer):
         if not losses:
             return inputs.user_emb.new_zeros(())
         stacked = torch.stack(losses)
+        rel = inputs.relative_weights(inputs.aux_indices)
+        if rel is not None:
+            stacked = stacked * rel
         return stacked.sum() if self.aux_reduction == 'sum' else stacked.mean()
 
     def extra_repr(self) -> str:

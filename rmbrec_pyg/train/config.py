@@ -125,3 +125,43 @@ class OptimConfig:
             raise ConfigError(f"'optim.lr' must be positive and "
                               f"'optim.weight_decay' >= 0 (got {self.lr}, "
                               f'{self.weight_decay})')
+
+
+@dataclass
+class FusionConfig:
+    r"""How the behavior towers are fused.
+
+    Attributes:
+        mode: ``'mean'`` (paper Eq. 8) or ``'adaptive'``
+            (:class:`~rmbrec_pyg.nn.AdaptiveFusion`: learned weights with a
+            prior from the training BAR).
+        prior_power: :math:`\gamma` in :math:`\pi_b \propto
+            \mathrm{BAR}(b)^\gamma`.
+        strength: Weight of the :math:`\mathrm{KL}(\mathbf{w}\|\pi)` term.
+        calibrate: After training, choose on *validation* a mix
+            :math:`(1-\alpha)\mathbf{w} + \alpha\,\mathbf{e}_{target}`
+            among :obj:`alphas` (test reported at the chosen value).
+        alphas: The grid for :obj:`calibrate`.
+        demote_aux: With :obj:`calibrate`, also try ranking the items a user
+            already has under an auxiliary behavior after all others (a
+            direct-purchase regime), kept only if validation prefers it.
+    """
+    mode: str = 'mean'
+    prior_power: float = 1.0
+    strength: float = 1.0
+    calibrate: bool = True
+    alphas: List[float] = field(
+        default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0])
+    demote_aux: bool = True
+
+    def validate(self) -> None:
+        if self.mode not in ('mean', 'adaptive'):
+            raise ConfigError(f"'fusion.mode' must be 'mean' or 'adaptive' "
+                              f'(got {self.mode!r})')
+        if self.strength < 0 or self.prior_power < 0:
+            raise ConfigError(f"'fusion.strength' and 'fusion.prior_power' "
+                              f'must be >= 0 (got {self.strength}, '
+                              f'{self.prior_power})')
+        if any(not 0.0 <= a <= 1.0 for a in self.alphas):
+            raise ConfigError(f"'fusion.alphas' must lie in [0, 1] (got "
+                              f'{list(self.alphas)})')

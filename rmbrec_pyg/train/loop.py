@@ -17,13 +17,16 @@ from tqdm.auto import tqdm
 
 from rmbrec_pyg.data.errors import ConfigError
 from rmbrec_pyg.data.hetero import edge_index_dict_of, edge_type
-from rmbrec_pyg.evaluation import ExclusionIndex, ranking_metrics, topk_ranks
+from rmbrec_pyg.evaluation import (ExclusionIndex, aux_evidence_mask,
+                                   heldout_metrics)
 from rmbrec_pyg.graph.sampling import BehaviorSampler
 from rmbrec_pyg.loss import behavior_losses, bpr_loss, embedding_l2
 from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
+from rmbrec_pyg.nn.fusion import AdaptiveFusion
 from rmbrec_pyg.regularizers.base import Regularizer, RegularizerInput
 from rmbrec_pyg.train.checkpoint import load, save_atomic
-from rmbrec_pyg.train.config import LossConfig, OptimConfig, TrainerConfig
+from rmbrec_pyg.train.config import (FusionConfig, LossConfig, OptimConfig,
+                                     TrainerConfig)
 
 log = logging.getLogger('rmbrec_pyg')
 
@@ -80,11 +83,14 @@ class Trainer:
                  config: Optional[TrainerConfig] = None,
                  loss: Optional[LossConfig] = None,
                  optim: Optional[OptimConfig] = None,
-                 out_dir: Optional[str] = None) -> None:
+                 out_dir: Optional[str] = None,
+                 fusion: Optional[FusionConfig] = None) -> None:
         self.config = config or TrainerConfig()
         self.loss_cfg = loss or LossConfig()
         self.optim_cfg = optim or OptimConfig()
-        for c in (self.config, self.loss_cfg, self.optim_cfg):
+        self.fusion_cfg = fusion or FusionConfig()
+        for c in (self.config, self.loss_cfg, self.optim_cfg,
+                  self.fusion_cfg):
             c.validate()
         self.device = resolve_device(self.config.device)
         self.data = data
@@ -117,11 +123,24 @@ class Trainer:
             for split in ('val', 'test')
             if f'{split}_edge_label_index' in store
         }
+        aux_edges = [edges[b] for b in self.behaviors if b != self.target]
+        self.has_aux = {
+            split: aux_evidence_mask(index.cpu(), aux_edges,
+                                     self.num_items).to(self.device)
+            for split, index in self.labels.items()}
+        self.fusion: Optional[AdaptiveFusion] = None
+        if self.fusion_cfg.mode == 'adaptive':
+            self.fusion = AdaptiveFusion(
+                self.behaviors, self.fusion_prior()).to(self.device)
         params = [p for p in self.encoder.parameters() if p.requires_grad]
         params += [p for p in self.regularizers.parameters()
                    if p.requires_grad]
+        groups: List[Dict[str, Any]] = [{'params': params}]
+        if self.fusion is not None:  # no weight decay on the gate
+            groups.append({'params': list(self.fusion.parameters()),
+                           'weight_decay': 0.0})
         self.optimizer = torch.optim.Adam(
-            params, lr=self.optim_cfg.lr,
+            groups, lr=self.optim_cfg.lr,
             weight_decay=self.optim_cfg.weight_decay,
             fused=self.optim_cfg.fused or None)
         # torch.distributed: every rank draws the same global batch and the
@@ -144,6 +163,41 @@ class Trainer:
                                      'valid': {}, 'test': {}}
         self.history: List[Dict[str, float]] = []
         self.callbacks: List[Callable[[Dict[str, float]], None]] = []
+        self.best_state: Optional[Dict[str, Any]] = None
+
+    def training_bar(self) -> Tensor:
+        r"""BAR of every behavior on the *training* target pairs (1 for the
+        target itself), in behavior order."""
+        nt = self.num_items
+        index = self.data[edge_type(self.target)].edge_index
+        keys = index[0] * nt + index[1]
+        out = []
+        for b in self.behaviors:
+            if b == self.target:
+                out.append(1.0)
+                continue
+            e = self.data[edge_type(b)].edge_index
+            out.append(float(torch.isin(keys, e[0] * nt + e[1]).float()
+                             .mean()) if keys.numel() else 0.0)
+        return torch.tensor(out)
+
+    def fusion_prior(self) -> Tensor:
+        r"""The adaptive-fusion prior: each auxiliary behavior's training BAR
+        relative to the best auxiliary behavior, to the power
+        :math:`\gamma`; the target gets 1. The best-aligned auxiliary
+        behavior and the target thus start level (equal fusion when all
+        behaviors are well aligned) and a behavior that covers few
+        purchases starts near zero."""
+        bar = self.training_bar()
+        aux = [i for i in range(len(self.behaviors)) if i != self.target_index]
+        prior = torch.ones_like(bar)
+        if aux:
+            top = bar[aux].max().clamp_min(1e-12)
+            prior[aux] = (bar[aux] / top).pow(self.fusion_cfg.prior_power)
+        return prior
+
+    def fusion_weights(self) -> Optional[Tensor]:
+        return None if self.fusion is None else self.fusion.weights()
 
     # ------------------------------------------------------------------
     def step(self, users: Tensor) -> Tuple[Tensor, Dict[str, Tensor]]:
@@ -165,6 +219,7 @@ class Trainer:
         # Gather the batch rows once; everything below works on them.
         n, t = users.numel(), self.target_index
         bidx = torch.arange(len(self.behaviors), device=dev).unsqueeze(0)
+        w = self.fusion_weights()  # None unless fusion is adaptive
         u = user_b[users]  # [N, B, F]
         # One gather for all item rows (a single zero-filled gradient in
         # backward): per-behavior positives and negatives, then the target
@@ -180,17 +235,24 @@ class Trainer:
 
         # Main loss: BPR on the fused embeddings with the target triples.
         q_t = rows[2 * nb:]  # [2N, B, F]
-        zu, zi = self.encoder.fuse(u, q_t)
+        zu, zi = self.encoder.fuse(u, q_t, weights=w)
         main_diff = (zu * (zi[:n] - zi[n:])).sum(-1)
         main = bpr_loss(main_diff, torch.zeros_like(main_diff), mask[:, t],
                         cfg.missing)
         terms: Dict[str, Tensor] = {'main': main}
         total = main
         if cfg.behavior_loss_weight > 0:
-            total = total + cfg.behavior_loss_weight * beh.sum()
+            per = beh if w is None else beh * w * len(self.behaviors)
+            total = total + cfg.behavior_loss_weight * per.sum()
+        if self.fusion is not None and self.fusion_cfg.strength > 0:
+            gate = self.fusion.penalty()
+            terms['gate'] = gate
+            total = total + self.fusion_cfg.strength * gate
         if cfg.emb_reg > 0 and cfg.emb_reg_on != 'none':
             if cfg.emb_reg_on == 'propagated':
                 m = mask.unsqueeze(-1).to(u.dtype)
+                if w is not None:  # adaptive: weight each behavior's rows
+                    m = m * (w / w.max()).sqrt().view(1, -1, 1)
                 reg = embedding_l2(u * m, qi * m, qj * m, batch_size=n)
             else:
                 reg = embedding_l2(
@@ -209,7 +271,7 @@ class Trainer:
                 behaviors=self.behaviors,
                 params=[self.encoder.user_embedding.weight,
                         self.encoder.item_embedding.weight],
-                missing=cfg.missing)
+                missing=cfg.missing, behavior_weights=w)
             for name, reg_term in self.regularizers.items():
                 if reg_term.weight == 0:
                     continue
@@ -262,27 +324,39 @@ class Trainer:
         return out
 
     @torch.no_grad()
-    def embeddings(self) -> Tuple[Tensor, Tensor]:
+    def embeddings(self, weights: Optional[Tensor] = None
+                   ) -> Tuple[Tensor, Tensor]:
         self.encoder.eval()
-        return self.encoder.get_embedding(self.adj)
+        if weights is None:
+            weights = self.fusion_weights()
+        return self.encoder.get_embedding(self.adj, weights=weights)
 
     @torch.no_grad()
-    def evaluate(self, splits: Tuple[str, ...] = ('val', 'test')
-                 ) -> Dict[str, Dict[str, float]]:
-        r"""Full-ranking metrics of the held-out splits."""
-        zu, zi = self.embeddings()
+    def evaluate(self, splits: Tuple[str, ...] = ('val', 'test'),
+                 weights: Optional[Tensor] = None,
+                 demote_aux: bool = False) -> Dict[str, Any]:
+        r"""Full-ranking metrics of the held-out splits, plus
+        ``'<split>_groups'``: the same for pairs with auxiliary evidence and
+        for direct target pairs."""
+        zu, zi = self.embeddings(weights)
         labels = {s: self.labels[s] for s in splits if s in self.labels}
-        ranks = topk_ranks(zu, zi, labels, max(self.config.ks), self.exclude,
-                           self.config.eval_batch_size,
-                           self.config.eval_precision)
-        return {s: ranking_metrics(r, self.config.ks)
-                for s, r in ranks.items()}
+        demote = None
+        if demote_aux:
+            aux = [self.data[edge_type(b)].edge_index for b in self.behaviors
+                   if b != self.target]
+            demote = ExclusionIndex(torch.cat(aux, dim=1), self.num_users
+                                    ).to(self.device) if aux else None
+        return heldout_metrics(zu, zi, labels, self.exclude, self.has_aux,
+                               self.config.ks, self.config.eval_batch_size,
+                               self.config.eval_precision, demote)
 
     # ------------------------------------------------------------------
     def state_dict(self) -> Dict[str, Any]:
         return {
             'encoder': self.encoder.state_dict(),
             'regularizers': self.regularizers.state_dict(),
+            'fusion': (None if self.fusion is None else
+                       self.fusion.state_dict()),
             'optimizer': self.optimizer.state_dict(),
             'generator': self.generator.get_state(),
             'torch_rng': torch.get_rng_state(),
@@ -298,6 +372,8 @@ class Trainer:
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         self.encoder.load_state_dict(state['encoder'])
         self.regularizers.load_state_dict(state['regularizers'])
+        if self.fusion is not None and state.get('fusion') is not None:
+            self.fusion.load_state_dict(state['fusion'])
         self.optimizer.load_state_dict(state['optimizer'])
         self.generator.set_state(state['generator'])
         torch.set_rng_state(state['torch_rng'])
@@ -325,8 +401,16 @@ class Trainer:
         if best:
             save_atomic({k: state[k] for k in (
                 'encoder', 'epoch', 'best', 'behaviors', 'target',
-                'num_users', 'num_items')} | {'config': self.encoder_config()},
+                'num_users', 'num_items')} | {
+                    'config': self.encoder_config(),
+                    'fusion_weights': self._weights_list()},
                 self._path('best.pt'))  # type: ignore[arg-type]
+
+    def _weights_list(self) -> Optional[List[float]]:
+        if 'fusion_weights' in self.best:
+            return [self.best['fusion_weights'][b] for b in self.behaviors]
+        w = self.fusion_weights()
+        return None if w is None else w.detach().tolist()
 
     def encoder_config(self) -> Dict[str, Any]:
         e = self.encoder
@@ -350,8 +434,13 @@ class Trainer:
         os.replace(tmp, path)
 
     def metrics(self) -> Dict[str, Any]:
-        return {'best_epoch': self.best['epoch'], 'valid': self.best['valid'],
-                'test': self.best['test']}
+        out = {'best_epoch': self.best['epoch'], 'valid': self.best['valid'],
+               'test': self.best['test']}
+        for key in ('valid_groups', 'test_groups', 'fusion_alpha',
+                    'fusion_weights', 'demote_aux'):
+            if self.best.get(key) is not None:
+                out[key] = self.best[key]
+        return out
 
     def _write_metrics(self) -> None:
         path = self._path('metrics.json')
@@ -381,6 +470,9 @@ class Trainer:
             t_train = time.perf_counter() - t0
             row: Dict[str, float] = {'epoch': epoch, 'train_s': t_train}
             row.update({f'loss_{k}': v for k, v in terms.items()})
+            if self.fusion is not None:
+                row.update({f'w_{b}': v for b, v in
+                            self.fusion.as_dict().items()})
             improved = False
             if self.rank == 0 and (epoch % cfg.eval_every == 0
                                    or epoch == cfg.max_epochs):
@@ -393,7 +485,16 @@ class Trainer:
                 if score > self.best['score']:
                     improved = True
                     self.best = {'epoch': epoch, 'score': score,
-                                 'valid': valid, 'test': res.get('test', {})}
+                                 'valid': valid, 'test': res.get('test', {}),
+                                 'valid_groups': res.get('val_groups'),
+                                 'test_groups': res.get('test_groups')}
+                    if self.fusion is not None and \
+                            self.fusion_cfg.calibrate:
+                        self.best_state = {
+                            k: v.detach().clone() for k, v in
+                            self.encoder.state_dict().items()}
+                        self.best_state['__gate'] = \
+                            self.fusion.gate.detach().clone()
                 row['eval_s'] = time.perf_counter() - t1
             self.epoch = epoch
             if self.world_size > 1:  # all ranks follow rank 0's early stop
@@ -410,8 +511,79 @@ class Trainer:
             self._write_metrics()
             log.info(self.format_row(row, improved))
         if self.rank == 0:
+            self.calibrate()
+            self._plot_weights()
             self._write_metrics()
         return self.metrics()
+
+    def calibrate(self) -> None:
+        r"""Chooses, on validation only, how much of the target tower to mix
+        into the learned fusion weights (see :class:`FusionConfig`)."""
+        if self.fusion is None or not self.fusion_cfg.calibrate or \
+                self.best_state is None:
+            return
+        state = dict(self.best_state)
+        gate = state.pop('__gate')
+        current = {k: v.clone() for k, v in self.encoder.state_dict().items()}
+        current_gate = self.fusion.gate.detach().clone()
+        self.encoder.load_state_dict(state)
+        with torch.no_grad():
+            self.fusion.gate.copy_(gate)
+        w = self.fusion.weights().detach()
+        onehot = torch.zeros_like(w)
+        onehot[self.target_index] = 1.0
+        best = None
+        demotes = [False, True] if self.fusion_cfg.demote_aux else [False]
+        for a in self.fusion_cfg.alphas:
+            for demote in demotes:
+                res = self.evaluate(('val', 'test'), (1 - a) * w + a * onehot,
+                                    demote_aux=demote)
+                score = res['val'][self.config.monitor]
+                if best is None or score > best[0]:
+                    best = (score, a, demote, res)
+        assert best is not None
+        score, a, demote, res = best
+        self.best.update({'valid': res['val'], 'test': res['test'],
+                          'valid_groups': res['val_groups'],
+                          'test_groups': res['test_groups'],
+                          'score': score, 'fusion_alpha': a,
+                          'demote_aux': demote,
+                          'fusion_weights': dict(zip(
+                              self.behaviors,
+                              ((1 - a) * w + a * onehot).tolist()))})
+        log.info('calibrated on validation: alpha=%g, demote_aux=%s, '
+                 'weights %s', a, demote, self.best['fusion_weights'])
+        path = self._path('best.pt')
+        if path is not None and os.path.exists(path):
+            saved = load(path)
+            saved['fusion_weights'] = self._weights_list()
+            save_atomic(saved, path)
+        self.encoder.load_state_dict(current)
+        with torch.no_grad():
+            self.fusion.gate.copy_(current_gate)
+
+    def _plot_weights(self) -> None:
+        path = self._path('fusion_weights.png')
+        if self.fusion is None or path is None or not self.history:
+            return
+        try:
+            import matplotlib
+            matplotlib.use('Agg')
+            import matplotlib.pyplot as plt
+        except ImportError:  # optional extra
+            return
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        epochs = [r['epoch'] for r in self.history]
+        for b in self.behaviors:
+            ax.plot(epochs, [r[f'w_{b}'] for r in self.history], label=b)
+        ax.set_xlabel('epoch')
+        ax.set_ylabel('fusion weight')
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
 
     def format_row(self, row: Dict[str, float], improved: bool) -> str:
         parts = [f"epoch {int(row['epoch']):3d}", f"{row['train_s']:.1f}s"]

@@ -125,3 +125,20 @@ def test_custom_regularizer_and_repr():
     assert r(_inputs()).item() > 0 and r.weight == 0.5
     assert 'weight=0.5' in repr(r)
     assert "variant='symmetric'" in repr(RRM())
+
+
+def test_uniform_behavior_weights_change_nothing():
+    base = _inputs()
+    uni = _inputs(behavior_weights=torch.full((3, ), 1 / 3))
+    for term in (RRM(), RRM(variant='paper', aux_reduction='mean'),
+                 ORM(mode='rex'), ORM(mode='rex', unbiased=False),
+                 ORM(mode='irm_v1'), ORM(mode='irm_v1', dummy='loss')):
+        assert term(uni).item() == pytest.approx(term(base).item(),
+                                                 rel=1e-5)
+    # a behavior with (almost) zero weight drops out of the terms
+    w = torch.tensor([1e-9, 0.5, 0.5])
+    skew = _inputs(behavior_weights=w)
+    losses = skew.behavior_losses
+    expected = losses[1:].var(unbiased=True)
+    assert ORM(mode='rex')(skew).item() == pytest.approx(expected.item(),
+                                                         rel=1e-4)
