@@ -123,7 +123,10 @@ class Trainer:
             for split in ('val', 'test')
             if f'{split}_edge_label_index' in store
         }
-        aux_edges = [edges[b] for b in self.behaviors if b != self.target]
+        # Groups are defined by the dataset's auxiliary behaviors, whatever
+        # subset the model uses (target-only LightGCN included).
+        self.data_aux = [b for b in data.behaviors if b != self.target]
+        aux_edges = [data[edge_type(b)].edge_index for b in self.data_aux]
         self.has_aux = {
             split: aux_evidence_mask(index.cpu(), aux_edges,
                                      self.num_items).to(self.device)
@@ -342,8 +345,7 @@ class Trainer:
         labels = {s: self.labels[s] for s in splits if s in self.labels}
         demote = None
         if demote_aux:
-            aux = [self.data[edge_type(b)].edge_index for b in self.behaviors
-                   if b != self.target]
+            aux = [self.data[edge_type(b)].edge_index for b in self.data_aux]
             demote = ExclusionIndex(torch.cat(aux, dim=1), self.num_users
                                     ).to(self.device) if aux else None
         return heldout_metrics(zu, zi, labels, self.exclude, self.has_aux,
