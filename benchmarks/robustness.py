@@ -111,7 +111,8 @@ def main() -> None:
 
     if args.synthetic:
         name = 'synthetic_noise'
-        base = ['data=synthetic_noise', 'trainer.batch_size=256']
+        base = ['data=synthetic_noise', 'trainer.batch_size=256',
+                'optim.lr=5e-3', 'trainer.max_epochs=60']
     else:
         name = os.path.basename(os.path.normpath(args.data)).replace('-', '_')
         base = ['experiment=taobao_noview',
