@@ -86,6 +86,10 @@ def main() -> None:
     parser.add_argument('--experiment', default='taobao_noview')
     parser.add_argument('--threads', type=int, default=0)
     parser.add_argument('--max-epochs', type=int, default=None)
+    parser.add_argument('--eval-precision', default='fp32',
+                        choices=['fp32', 'bf16'],
+                        help='bf16: certified bf16 candidates rescored in '
+                        'fp32 (same ranking up to float ties, faster)')
     parser.add_argument('--work-dir', default='outputs/benchmarks')
     parser.add_argument('--out', default=RESULTS)
     parser.add_argument('--report-only', action='store_true',
@@ -106,6 +110,8 @@ def main() -> None:
         base.append(f'trainer.num_threads={args.threads}')
     if args.max_epochs:
         base.append(f'trainer.max_epochs={args.max_epochs}')
+    if args.eval_precision != 'fp32':
+        base.append(f'trainer.eval_precision={args.eval_precision}')
     cells = {v: base + VARIANTS[v] for v in variants}
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     json_path = os.path.join(args.out, f'accuracy_{name}.json')
