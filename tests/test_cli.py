@@ -27,7 +27,11 @@ def test_train_cli_writes_run_dir(tmp_path):
                  tmp_path)
     assert 'test (best validation epoch' in res.stdout
     metrics = json.loads((run_dir / 'metrics.json').read_text())
-    assert set(metrics) == {'best_epoch', 'valid', 'test'}
+    assert set(metrics) == {'best_epoch', 'valid', 'test', 'valid_groups',
+                            'test_groups'}
+    groups = metrics['test_groups']
+    assert groups['n_aux'] + groups['n_direct'] == 120
+    assert set(groups['direct']) == set(metrics['test'])
     assert set(metrics['test']) == {'HR@10', 'NDCG@10', 'HR@20', 'NDCG@20'}
     assert 0.0 <= metrics['test']['HR@10'] <= 1.0
     assert (run_dir / 'best.pt').exists()

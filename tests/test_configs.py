@@ -93,3 +93,10 @@ def test_configs_ship_in_the_wheel():
         depth = os.path.relpath(dirpath, CONF).count(os.sep) + (
             dirpath != CONF)
         assert depth <= 1 or not any(f.endswith('.yaml') for f in files)
+
+
+def test_most_popular_baseline_in_process(tmp_path):
+    metrics = run(['ablation=most_popular', 'data.num_users=120',
+                   'data.num_items=80'], out_dir=str(tmp_path))
+    assert metrics['best_epoch'] == 0 and 0 < metrics['test']['HR@20'] <= 1
+    assert 'test_groups' in metrics

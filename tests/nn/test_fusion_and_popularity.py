@@ -1,0 +1,61 @@
+import pytest
+import torch
+
+from rmbrec_pyg.data import SyntheticMultiBehaviorDataset
+from rmbrec_pyg.evaluation import aux_evidence_mask, group_metrics
+from rmbrec_pyg.nn import AdaptiveFusion, MostPopular, MultiBehaviorEncoder
+from rmbrec_pyg.regularizers import ORM, RRM
+from rmbrec_pyg.train import Trainer, TrainerConfig, seed_everything
+from rmbrec_pyg.train.config import FusionConfig
+
+
+def test_adaptive_fusion_prior_and_penalty():
+    f = AdaptiveFusion(['click', 'cart', 'buy'], torch.tensor([0.0, 1., 1.]))
+    w = f.weights().detach()
+    assert w.sum().item() == pytest.approx(1.0)
+    assert w[0] < 0.01 and w[1] == pytest.approx(w[2].item())
+    assert f.penalty().item() == pytest.approx(0.0, abs=1e-6)
+    with torch.no_grad():
+        f.gate.add_(torch.tensor([3.0, 0.0, 0.0]))
+    assert f.penalty().item() > 0.0
+    f.reset_parameters()
+    assert torch.allclose(f.weights().detach(), w)
+    assert 'click=0.001' in repr(f)
+
+
+def test_most_popular():
+    index = torch.tensor([[0, 1, 2, 2], [3, 3, 1, 0]])
+    zu, zi = MostPopular(index, 3, 4).get_embedding()
+    scores = (zu @ zi.t())[0]
+    assert scores.tolist() == [1.0, 1.0, 0.0, 2.0]
+
+
+def test_aux_evidence_groups():
+    labels = torch.tensor([[0, 1, 2], [1, 1, 0]])
+    aux = [torch.tensor([[0, 2], [1, 5]])]
+    mask = aux_evidence_mask(labels, aux, 10)
+    assert mask.tolist() == [True, False, False]
+    g = group_metrics(torch.tensor([0, 30, 3]), mask, (10, ))
+    assert g['aux']['HR@10'] == 1.0 and g['direct']['HR@10'] == 0.5
+    assert g['n_aux'] == 1 and g['n_direct'] == 2
+
+
+def test_adaptive_trainer_switches_off_misaligned(tmp_path):
+    data = SyntheticMultiBehaviorDataset(
+        num_users=300, num_items=200,
+        aux={'click': {'bar': 0.0, 'volume': 20, 'noise': 1.0},
+             'cart': {'bar': 0.5, 'volume': 3, 'noise': 0.1}})[0]
+    seed_everything(0)
+    enc = MultiBehaviorEncoder(300, 200, data.behaviors, 16, 2)
+    tr = Trainer(data, enc, {'rrm': RRM(), 'orm': ORM()},
+                 TrainerConfig(max_epochs=3, batch_size=100, progress=False),
+                 out_dir=str(tmp_path), fusion=FusionConfig(mode='adaptive'))
+    assert tr.training_bar()[0] < 0.05 and tr.training_bar()[2] == 1.0
+    metrics = tr.fit()
+    w = metrics['fusion_weights']
+    assert w['click'] < 0.02 and w['cart'] > 0.2
+    assert metrics['fusion_alpha'] in (0.0, 0.25, 0.5, 0.75, 1.0)
+    assert isinstance(metrics['demote_aux'], bool)
+    assert 'w_click' in (tmp_path / 'metrics.csv').read_text()
+    assert (tmp_path / 'fusion_weights.png').stat().st_size > 1000
+    assert 'gate' in tr.history[0] or 'loss_gate' in tr.history[0]
