@@ -92,6 +92,26 @@ def plot(summary: Dict[str, Any], path: str, title: str,
     plt.close(fig)
 
 
+def markdown(summary: Dict[str, Any], name: str, cmd: str,
+             metric: str = 'HR@10') -> str:
+    lines = [f'# Robustness on `{name}`', '', f'Command: `{cmd}`', '',
+             f'Test {metric} (mean over seeds) and relative drop against the '
+             'clean graph; "remove r" / "add r": a share r of every '
+             'auxiliary behavior\'s edges removed / random edges added.',
+             '', '| model | setting | ' + metric + ' | std | drop | seeds |',
+             '|---|---|---|---|---|---|']
+    for model, modes in summary.items():
+        for mode in ('clean', 'remove', 'add'):
+            for r, e in sorted(modes.get(mode, {}).items(),
+                               key=lambda kv: float(kv[0])):
+                label = 'clean' if mode == 'clean' else f'{mode} {r}'
+                lines.append(f"| {model} | {label} | {e[metric]:.4f} | "
+                             f"{e['std']:.4f} | "
+                             f"{100 * e.get('relative_drop', 0.0):.1f} % | "
+                             f"{e['seeds']} |")
+    return '\n'.join(lines) + '\n'
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     src = parser.add_mutually_exclusive_group(required=True)
@@ -148,6 +168,8 @@ def main() -> None:
                    'value is the same at every ratio (the floor).'},
                   json_path)
         plot(summary, png_path, f'Robustness on {name}')
+        with open(os.path.join(args.out, f'robustness_{name}.md'), 'w') as f:
+            f.write(markdown(summary, name, cmd))
 
     run_grid(cells, seeds, runs_path,
              os.path.join(args.work_dir, f'robustness_{name}'),
