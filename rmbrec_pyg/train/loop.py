@@ -421,6 +421,25 @@ class Trainer:
                 'num_layers': e.num_layers,
                 'layer_combination': e.layer_combination}
 
+    def _tensorboard(self, row: Dict[str, float]) -> None:
+        # Optional extra: per-epoch scalars to TensorBoard when installed.
+        if self.out_dir is None or self.rank != 0:
+            return
+        if not hasattr(self, '_tb'):
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+                self._tb: Any = SummaryWriter(os.path.join(self.out_dir,
+                                                           'tensorboard'))
+            except Exception:  # tensorboard not installed
+                self._tb = None
+        if self._tb is None:
+            return
+        step = int(row['epoch'])
+        for key, value in row.items():
+            if key != 'epoch':
+                self._tb.add_scalar(key.replace('_', '/', 1), value, step)
+        self._tb.flush()
+
     def _write_history(self) -> None:
         path = self._path('metrics.csv')
         if path is None or not self.history:
@@ -508,6 +527,7 @@ class Trainer:
             for cb in self.callbacks:
                 cb(row)
             self.history.append(row)
+            self._tensorboard(row)
             self._save(best=improved)
             self._write_history()
             self._write_metrics()
