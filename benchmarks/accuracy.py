@@ -14,7 +14,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (RESULTS, aggregate, command_line, load_runs,  # noqa: E402
+from common import (RESULTS, aggregate, load_runs,  # noqa: E402
                     run_grid, save_json)
 
 # Variant name -> overrides on top of the experiment config.
@@ -70,6 +70,10 @@ def markdown(name: str, agg: dict, cmd: str) -> str:
             f"{fmt('NDCG@10')} | {pp('NDCG@10')} | {fmt('HR@20')} | "
             f"{fmt('NDCG@20')} | {e['best_epochs']} | "
             f"{e['train_seconds']:.0f} |")
+    notes = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                         'notes', f'accuracy_{name}.md')
+    if os.path.exists(notes):
+        lines += ['', open(notes).read()]
     return '\n'.join(lines) + '\n'
 
 
@@ -116,7 +120,10 @@ def main() -> None:
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     json_path = os.path.join(args.out, f'accuracy_{name}.json')
     runs_path = os.path.join(args.out, 'runs', f'accuracy_{name}')
-    cmd = command_line()
+    # The command that reproduces every run (seeds may also be spread over
+    # processes with --first-seed; --report-only only rebuilds the tables).
+    cmd = (f'python benchmarks/accuracy.py --data {args.data} --seeds '
+           f'{args.seeds} --variants {args.variants}')
 
     def write(runs: dict) -> None:
         agg = aggregate(runs)
