@@ -177,7 +177,11 @@ def train(cfg: DictConfig) -> Dict[str, Any]:
     log.info('device: %s, run dir: %s', trainer.device, out)
     metrics = trainer.fit()
     if trainer.distributed:
+        # Every rank waits for rank 0's evaluation and writing before the
+        # group is torn down: a rank that destroys it early can leave the
+        # others hanging at exit (pytorch/pytorch#75097).
         import torch.distributed as dist
+        dist.barrier()
         dist.destroy_process_group()
     if rank != 0:
         return metrics

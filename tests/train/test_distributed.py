@@ -39,7 +39,7 @@ def _run(world, run_dir, extra, cwd):
                'rmbrec_pyg.cli.train']
     res = subprocess.run(cmd + ARGS + extra + [f'hydra.run.dir={run_dir}'],
                          cwd=cwd, env=env, capture_output=True, text=True,
-                         timeout=600)
+                         timeout=300)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
     return json.loads((run_dir / 'metrics.json').read_text())
 
