@@ -237,6 +237,15 @@ def main() -> None:
     r"""Console entry point (``rmbrec-train``)."""
     _precheck(sys.argv[1:])
     _hydra_main()
+    if int(os.environ.get('WORLD_SIZE', '1')) > 1:
+        # Under torchrun, leave without running interpreter finalisers: a
+        # gloo worker's C++ teardown can block on a peer that has already
+        # exited (seen intermittently on a loaded 2-core machine), although
+        # the process group was destroyed and every file was written.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(0)
 
 
 if __name__ == '__main__':
