@@ -36,6 +36,13 @@ class PrepareSummary:
     train_only_users: int = 0
     first_errors: List[str] = field(default_factory=list)
 
+    def malformed_line(self, path: str, what: str) -> None:
+        r"""Counts a malformed line; the first three are kept as examples
+        naming the file and the line."""
+        self.malformed += 1
+        if len(self.first_errors) < 3:
+            self.first_errors.append(f'{path}, line {self.lines}: {what}')
+
     def format(self) -> str:
         out = [f'read {self.lines:,} lines: {self.malformed:,} malformed, '
                f'{self.unknown_behavior:,} with an unmapped behavior, '
@@ -142,11 +149,8 @@ def prepare_events(path: str, out_dir: str, user: str = 'user',
         for row in reader:
             summary.lines += 1
             if len(row) != width:
-                summary.malformed += 1
-                if len(summary.first_errors) < 3:
-                    summary.first_errors.append(
-                        f'{path}, line {summary.lines}: expected {width} '
-                        f'fields, got {len(row)}')
+                summary.malformed_line(path, f'expected {width} fields, got '
+                                       f'{len(row)}')
                 continue
             raw_b = row[cb].strip()
             b = (behavior_map.get(raw_b) if behavior_map is not None
@@ -157,11 +161,8 @@ def prepare_events(path: str, out_dir: str, user: str = 'user',
             try:
                 t = int(float(row[ct]))
             except ValueError:
-                summary.malformed += 1
-                if len(summary.first_errors) < 3:
-                    summary.first_errors.append(
-                        f'{path}, line {summary.lines}: timestamp '
-                        f'{row[ct]!r} is not a number')
+                summary.malformed_line(path, f'timestamp {row[ct]!r} is not '
+                                       f'a number')
                 continue
             bid = names.setdefault(b, len(names))
             buf.append((users.get(row[cu].strip()),
