@@ -18,6 +18,7 @@ def test_prepare_leave_one_out(tmp_path):
                        behavior_map={'buy': 'buy', 'cart': 'cart',
                                      'click': 'view'}, chunk_lines=3)
     assert s.malformed == 1 and s.unknown_behavior == 1
+    assert s.first_errors == [f'{path}, line 10: expected 4 fields, got 1']
     assert s.duplicates == 2  # a,x,buy@40 and a,w,cart@50
     assert s.heldout_users == 2 and s.train_only_users == 1  # b: 1 buy
     # users a=1, b=2, c=3; items x=1, y=2, z=3, w=4 (order of appearance)
