@@ -126,9 +126,3 @@ def spmm_normalize(adj: Any, x: Tensor, eps: float = 1e-12) -> Tensor:
         return h * torch.rsqrt((h * h).sum(-1, keepdim=True).clamp_min(
             eps * eps))
     return _SpMMNormalize.apply(adj, x, eps)
-
-
-def adjacency_num_nodes(adj: Any) -> int:
-    if HAS_TORCH_SPARSE and isinstance(adj, SparseTensor):
-        return int(adj.sparse_size(0))
-    return int(adj.size(0))
