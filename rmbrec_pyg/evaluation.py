@@ -84,6 +84,25 @@ Ties are counted in the item's favour. See :func:`topk_ranks` for the
 BF16_REL_ERROR = 1.05 * (2.0**-7 + 2.0**-8)
 
 
+def resolve_precision(precision: str, device: torch.device) -> str:
+    r"""Maps ``'auto'`` to ``'bf16'`` where bf16 matrix products are native
+    (CUDA, CPUs with AVX512-BF16 or AMX) and to ``'fp32'`` elsewhere; other
+    values pass through."""
+    if precision != 'auto':
+        return precision
+    if device.type == 'cuda':
+        return 'bf16'
+    cpu = getattr(torch, 'cpu', None)
+    for probe in ('_is_avx512_bf16_supported', '_is_amx_tile_supported'):
+        fn = getattr(cpu, probe, None)
+        try:
+            if fn is not None and fn():
+                return 'bf16'
+        except RuntimeError:  # pragma: no cover - unusual builds
+            pass
+    return 'fp32'
+
+
 # Ranking-time options shared by every batch: items to push below all
 # others (but above the excluded ones), e.g. a user's auxiliary items.
 _DEMOTE_OFFSET = 1e4
@@ -91,8 +110,12 @@ _DEMOTE_OFFSET = 1e4
 
 def _masked_scores(user_emb: Tensor, item_t: Tensor, chunk: Tensor,
                    exclude: Optional[ExclusionIndex],
-                   demote: Optional[ExclusionIndex] = None) -> Tensor:
-    s = user_emb[chunk] @ item_t
+                   demote: Optional[ExclusionIndex] = None,
+                   buf: Optional[Tensor] = None) -> Tensor:
+    if buf is None or buf.size(0) < chunk.numel():
+        s = user_emb[chunk] @ item_t
+    else:  # reuse one score buffer: no fresh pages for every batch
+        s = torch.mm(user_emb[chunk], item_t, out=buf[:chunk.numel()])
     if demote is not None:
         row, col = demote.gather(chunk)
         s[row, col] -= _DEMOTE_OFFSET
@@ -131,8 +154,9 @@ def topk_items(user_emb: Tensor, item_emb: Tensor, users: Tensor, k: int,
         (when a user has fewer than :obj:`k` candidates) have score
         :obj:`-inf`.
     """
+    precision = resolve_precision(precision, user_emb.device)
     if precision not in ('fp32', 'bf16'):
-        raise ValueError(f"'precision' must be 'fp32' or 'bf16' in "
+        raise ValueError(f"'precision' must be 'fp32', 'bf16' or 'auto' in "
                          f"'topk_items' (got {precision!r})")
     if demote is not None:
         precision = 'fp32'  # the certificate assumes plain scores
@@ -144,6 +168,8 @@ def topk_items(user_emb: Tensor, item_emb: Tensor, users: Tensor, k: int,
         user16 = user_emb.to(torch.bfloat16)
         kc = min(k + margin, item_emb.size(0))
         vmax = item_emb.norm(dim=-1).max()
+        buf = item_t16.new_empty((min(batch_size, users.numel()),
+                                  item_emb.size(0)))
     for start in range(0, users.numel(), batch_size):
         chunk = users[start:start + batch_size]
         if precision == 'fp32':
@@ -152,8 +178,8 @@ def topk_items(user_emb: Tensor, item_emb: Tensor, users: Tensor, k: int,
             items.append(top.indices)
             scores.append(top.values)
             continue
-        cand = _masked_scores(user16, item_t16, chunk, exclude).topk(kc,
-                                                                     dim=1)
+        cand = _masked_scores(user16, item_t16, chunk, exclude,
+                              buf=buf).topk(kc, dim=1)
         u = user_emb[chunk]
         exact = (u.unsqueeze(1) * item_emb[cand.indices]).sum(-1)
         exact = exact.masked_fill(torch.isinf(cand.values), float('-inf'))
@@ -176,12 +202,130 @@ def topk_items(user_emb: Tensor, item_emb: Tensor, users: Tensor, k: int,
     return torch.cat(items), torch.cat(scores)
 
 
+# Relative bound on the difference between two fp32 evaluations of the same
+# 64-d dot product (summation order): certified misses must beat the held-out
+# item by more than this times ||u|| max_i ||v_i||.
+FP32_SLACK = 1e-5
+
+
+def cluster_users(user_emb: Tensor, clusters: int, iterations: int = 5
+                  ) -> Tuple[Tensor, Tensor]:
+    r"""Spherical k-means of user embeddings, deterministic (the first
+    centroids are evenly spaced users; no random state is used).
+
+    Returns:
+        :obj:`(assignment [U], centroids [C, F])`.
+    """
+    x = torch.nn.functional.normalize(user_emb, dim=-1)
+    c = min(clusters, x.size(0))
+    first = torch.linspace(0, x.size(0) - 1, c, device=x.device).long()
+    centroids = x[first]
+    assign = (x @ centroids.t()).argmax(1)
+    for _ in range(iterations):
+        total = torch.zeros_like(centroids).index_add_(0, assign, x)
+        empty = total.norm(dim=-1) == 0
+        total[empty] = centroids[empty]
+        centroids = torch.nn.functional.normalize(total, dim=-1)
+        assign = (x @ centroids.t()).argmax(1)
+    return assign, centroids
+
+
+@torch.no_grad()
+def certified_misses(user_emb: Tensor, item_emb: Tensor,
+                     label_index: Dict[str, Tensor], k: int,
+                     exclude: Optional[ExclusionIndex] = None,
+                     candidates: int = 512, clusters: int = 64,
+                     batch_size: int = 4096) -> Dict[str, Tensor]:
+    r"""Which held-out pairs provably rank at :obj:`k` or worse, found
+    cheaply. Users are grouped by :func:`cluster_users`; each group gets the
+    :obj:`candidates` items its centroid scores highest, and every pair's
+    exact score is compared with its group's candidates only. When at least
+    :obj:`k` candidates that are not excluded for the user score higher (by
+    more than the fp32 rounding bound :obj:`FP32_SLACK`), the pair ranks
+    :obj:`k` or worse whatever the other items score. Pairs whose item is
+    itself excluded are misses too.
+
+    Most held-out pairs of a trained model are misses, so
+    :func:`topk_ranks` only ranks the rest in full.
+
+    Returns:
+        Per split, an :obj:`[N]` boolean mask, :obj:`True` where the pair is
+        a certain miss.
+    """
+    device = user_emb.device
+    num_items = item_emb.size(0)
+    m = min(candidates, num_items)
+    users = torch.unique(torch.cat([v[0] for v in label_index.values()]))
+    assign, centroids = cluster_users(user_emb[users], clusters)
+    cand = (centroids @ item_emb.t()).topk(m, dim=1).indices  # [C, m]
+    slack = FP32_SLACK * item_emb.norm(dim=-1).max()
+    # Per split: label position -> (cluster, row among all users).
+    rows = {s: torch.searchsorted(users, v[0])
+            for s, v in label_index.items()}
+    true = {s: (user_emb[v[0]] * item_emb[v[1]]).sum(-1) + slack *
+            user_emb[v[0]].norm(dim=-1) for s, v in label_index.items()}
+    out = {s: torch.zeros(v.size(1), dtype=torch.bool, device=device)
+           for s, v in label_index.items()}
+    by_cluster = {s: torch.argsort(assign[r], stable=True)
+                  for s, r in rows.items()}
+    counts = {s: torch.bincount(assign[r], minlength=cand.size(0)).cumsum(0)
+              .tolist() for s, r in rows.items()}
+    members = torch.argsort(assign, stable=True)
+    size = torch.bincount(assign, minlength=cand.size(0)).cumsum(0).tolist()
+    pos = torch.full((num_items, ), -1, dtype=torch.long, device=device)
+    arange_m = torch.arange(m, device=device)
+    lo = 0
+    for g, hi in enumerate(size):
+        group = members[lo:hi]  # rows of `users`, ascending
+        lo = hi
+        if group.numel() == 0:
+            continue
+        pos[cand[g]] = arange_m
+        cand_t = item_emb[cand[g]].t()
+        # Which labels of each split fall in this group.
+        sel = {}
+        for s in label_index:
+            a = counts[s][g - 1] if g > 0 else 0
+            sel[s] = by_cluster[s][a:counts[s][g]]
+        for start in range(0, group.numel(), batch_size):
+            chunk = group[start:start + batch_size]
+            ids = users[chunk]
+            sc = user_emb[ids] @ cand_t
+            if exclude is not None:
+                row, col = exclude.gather(ids)
+                p = pos[col]
+                keep = p >= 0
+                sc[row[keep], p[keep]] = float('-inf')
+            for s, v in label_index.items():
+                idx = sel[s]
+                if idx.numel() == 0:
+                    continue
+                r = rows[s][idx]
+                inside = (r >= chunk[0]) & (r <= chunk[-1])
+                idx, r = idx[inside], r[inside]
+                if idx.numel() == 0:
+                    continue
+                local = torch.searchsorted(chunk, r)
+                above = (sc[local] > true[s][idx].view(-1, 1)).sum(1)
+                out[s][idx] = above >= k
+        pos[cand[g]] = -1
+    if exclude is not None:
+        # A held-out item the ranking masks can never be found.
+        for s, v in label_index.items():
+            row, col = exclude.gather(v[0])
+            hit = col == v[1][row]
+            out[s][row[hit]] = True
+    return out
+
+
 def topk_ranks(user_emb: Tensor, item_emb: Tensor,
                label_index: Dict[str, Tensor], k: int,
                exclude: Optional[ExclusionIndex] = None,
                batch_size: int = 4096,
                precision: str = 'fp32',
-               demote: Optional[ExclusionIndex] = None
+               demote: Optional[ExclusionIndex] = None,
+               candidates: int = 0,
+               clusters: int = 64,
                ) -> Dict[str, Tensor]:
     r"""Ranks of the held-out items of several splits at once, resolved up
     to :obj:`k`: one top-:obj:`k` pass over the *union* of the splits'
@@ -189,15 +333,42 @@ def topk_ranks(user_emb: Tensor, item_emb: Tensor,
     cost one pass). An item outside the top :obj:`k` gets rank :obj:`k`,
     which is exact for HR@K and NDCG@K with :math:`K \leq k`.
 
+    With :obj:`candidates > 0`, :func:`certified_misses` first settles
+    the pairs that provably rank at :obj:`k` or worse against a shared set
+    of that many candidate items per group of similar users, and only the users with a pair left
+    unsettled are ranked in full; the ranks are the same either way (not
+    with :obj:`demote`, which disables the pre-pass).
+
     Args:
         label_index (Dict[str, Tensor]): :obj:`[2, N]` pairs per split.
         k (int): The largest cut-off.
+        candidates (int): Size of the pre-pass's candidate sets; :obj:`0`
+            ranks every user in full. (default: :obj:`0`)
+        clusters (int): User groups of the pre-pass, each with its own
+            candidate set. (default: :obj:`64`)
 
     Returns:
         :obj:`[N]` ranks per split.
     """
     if not label_index:
         return {}
+    if candidates > 0 and demote is None:
+        settled = certified_misses(user_emb, item_emb, label_index, k,
+                                   exclude, candidates, clusters, batch_size)
+        open_users = torch.unique(torch.cat(
+            [v[0][~settled[s]] for s, v in label_index.items()]))
+        rest = {s: torch.isin(v[0], open_users)
+                for s, v in label_index.items()}
+        ranks = topk_ranks(user_emb, item_emb,
+                           {s: v[:, rest[s]] for s, v in label_index.items()},
+                           k, exclude, batch_size, precision)
+        out = {}
+        for s, v in label_index.items():
+            r = torch.full((v.size(1), ), k, dtype=torch.long,
+                           device=v.device)
+            r[rest[s]] = ranks[s]
+            out[s] = r
+        return out
     users = torch.unique(torch.cat([v[0] for v in label_index.values()]))
     top, top_scores = topk_items(user_emb, item_emb, users, k, exclude,
                                  batch_size, precision, demote=demote)
@@ -284,12 +455,14 @@ def heldout_metrics(user_emb: Tensor, item_emb: Tensor,
                     has_aux: Dict[str, Tensor], ks: Sequence[int],
                     batch_size: int = 4096,
                     precision: str = 'fp32',
-                    demote: Optional[ExclusionIndex] = None
+                    demote: Optional[ExclusionIndex] = None,
+                    candidates: int = 0, clusters: int = 64
                     ) -> Dict[str, Any]:
-    r"""Metrics of every held-out split (one shared ranking pass), plus
-    ``'<split>_groups'`` (:func:`group_metrics`)."""
+    r"""Metrics of every held-out split (one shared ranking pass, see
+    :func:`topk_ranks`), plus ``'<split>_groups'`` (:func:`group_metrics`).
+    """
     ranks = topk_ranks(user_emb, item_emb, labels, max(ks), exclude,
-                       batch_size, precision, demote)
+                       batch_size, precision, demote, candidates, clusters)
     out: Dict[str, Any] = {}
     for s, r in ranks.items():
         out[s] = ranking_metrics(r, ks)

@@ -94,3 +94,44 @@ def test_bf16_candidates_match_fp32():
     assert (a_items == b_items).float().mean() > 0.99  # only near-ties swap
     with pytest.raises(ValueError, match="'precision' must be"):
         topk_items(zu, zi, users, 5, precision='fp16')
+
+
+@pytest.mark.parametrize('precision', ['fp32', 'bf16'])
+def test_certified_pre_pass_gives_the_full_ranks(precision):
+    from rmbrec_pyg.evaluation import certified_misses
+    g = torch.Generator().manual_seed(4)
+    nu, ni = 400, 600
+    # Users near a few taste directions, as trained embeddings are.
+    taste = torch.randn(6, 16, generator=g)
+    zu = taste[torch.randint(6, (nu, ), generator=g)] + 0.5 * torch.randn(
+        nu, 16, generator=g)
+    zi = torch.randn(ni, 16, generator=g)
+    train = torch.stack([torch.randint(nu, (4000, ), generator=g),
+                         torch.randint(ni, (4000, ), generator=g)])
+    ex = ExclusionIndex(train, nu)
+    val = torch.stack([torch.arange(nu), torch.randint(ni, (nu, ),
+                                                       generator=g)])
+    # The test split: a subset of users, some with excluded items, and a
+    # few hits (each user's best item).
+    best = (zu @ zi.t()).argmax(1)
+    test = torch.stack([torch.arange(0, nu, 2), best[::2]])
+    test[1, :20] = train[1, :20]
+    test[0, :20] = train[0, :20]
+    labels = {'val': val, 'test': test}
+    full = topk_ranks(zu, zi, labels, 10, ex, 64, precision)
+    fast = topk_ranks(zu, zi, labels, 10, ex, 64, precision,
+                      candidates=50, clusters=8)
+    for s in labels:
+        assert torch.equal(full[s], fast[s])
+    settled = certified_misses(zu, zi, labels, 10, ex, 50, 8, 64)
+    assert settled['val'].float().mean() > 0.3  # the pre-pass does work
+    for s in labels:  # and never settles a pair inside the top 10
+        assert (full[s][settled[s]] == 10).all()
+    assert (full['test'] < 10).sum() > 0
+
+
+def test_resolve_precision():
+    from rmbrec_pyg.evaluation import resolve_precision
+    assert resolve_precision('fp32', torch.device('cpu')) == 'fp32'
+    assert resolve_precision('auto', torch.device('cpu')) in ('fp32', 'bf16')
+    assert resolve_precision('auto', torch.device('cuda')) == 'bf16'
