@@ -150,11 +150,25 @@ class MultiBehaviorEncoder(Module):
             out = out / (self.num_layers + 1)
         return out
 
-    def forward(self, adj_dict: Mapping[Key, Any]) -> Tuple[Tensor, Tensor]:
-        r"""Returns the per-behavior user and item embeddings."""
+    def forward(self, adj_dict: Mapping[Key, Any],
+                user_index: Optional[Tensor] = None,
+                item_index: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+        r"""Returns the per-behavior user and item embeddings, of all nodes
+        or, when :obj:`user_index` and :obj:`item_index` are given, only of
+        those rows (:obj:`[len(index), B, F]`; cheaper in training, as no
+        all-node :obj:`[N, B, F]` tensor is built in forward or backward).
+        """
         x = torch.cat([self.user_embedding.weight, self.item_embedding.weight])
         outs = [self.propagate_behavior(self._lookup(adj_dict, b), x)
                 for b in self.behaviors]
+        if user_index is not None or item_index is not None:
+            if user_index is None or item_index is None:
+                raise ValueError(f"pass both 'user_index' and 'item_index' "
+                                 f"to '{self.__class__.__name__}' or neither")
+            # One gather per behavior (one zero-filled gradient in backward).
+            index = torch.cat([user_index, item_index + self.num_users])
+            rows = torch.stack([o[index] for o in outs], dim=1)
+            return rows.split([user_index.numel(), item_index.numel()])
         # split (not two slices): its backward is one concatenation, where
         # slicing would zero-fill a full-size gradient per slice.
         user, item = torch.stack(outs, dim=1).split(

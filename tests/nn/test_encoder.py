@@ -89,6 +89,32 @@ def test_fused_and_unfused_gradients_agree(tiny):
     assert torch.allclose(grads[0], grads[1], atol=1e-5)
 
 
+def test_row_gather_matches_full_output(tiny):
+    nu, ni = tiny['user'].num_nodes, tiny['item'].num_nodes
+    adj = MultiBehaviorEncoder.build_adjacency(edge_index_dict_of(tiny), nu,
+                                               ni)
+    users = torch.tensor([3, 0, 3, nu - 1])
+    items = torch.tensor([1, ni - 1, 1, 0, 2])
+    grads, outs = [], []
+    for gather in (False, True):
+        torch.manual_seed(0)
+        enc = MultiBehaviorEncoder(nu, ni, tiny.behaviors, 8, 2)
+        if gather:
+            u, i = enc(adj, users, items)
+        else:
+            u, i = enc(adj)
+            u, i = u[users], i[items]
+        (u.pow(2).sum() + i.sin().sum()).backward()
+        outs.append((u.detach(), i.detach()))
+        grads.append(enc.item_embedding.weight.grad)
+    assert outs[1][0].shape == (4, len(tiny.behaviors), 8)
+    assert torch.allclose(outs[0][0], outs[1][0])
+    assert torch.allclose(outs[0][1], outs[1][1])
+    assert torch.allclose(grads[0], grads[1], atol=1e-6)
+    with pytest.raises(ValueError, match='pass both'):
+        enc(adj, users)
+
+
 def test_errors_and_repr():
     with pytest.raises(ValueError, match="'layer_combination' must be one"):
         MultiBehaviorEncoder(3, 3, ['buy'], layer_combination='max')
