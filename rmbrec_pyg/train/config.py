@@ -27,9 +27,20 @@ class TrainerConfig:
         progress: Show a progress bar over the batches.
         negatives: ``'all'`` (negatives outside all of the user's items) or
             ``'behavior'`` (outside that behavior).
-        eval_precision: ``'fp32'`` or ``'bf16'`` (bf16 candidates rescored
+        eval_precision: ``'fp32'``, ``'bf16'`` (bf16 candidates rescored
             and certified in fp32; see :func:`~rmbrec_pyg.evaluation.
-            topk_items`).
+            topk_items`) or ``'auto'`` (bf16 on CUDA and on CPUs with
+            native bf16 matrix products, fp32 elsewhere). The metrics are
+            the fp32 ones whichever is chosen.
+        eval_candidates: Candidate items per user group of the evaluation's
+            pre-pass, which settles held-out pairs that provably miss the
+            top-K before the full ranking (see
+            :func:`~rmbrec_pyg.evaluation.certified_misses`); ``0`` ranks
+            every user in full. Same metrics either way.
+        eval_clusters: User groups of that pre-pass.
+        retain_freed_memory: On CPU with glibc, keep freed memory in the
+            process for reuse instead of page-faulting it back every step
+            (see :mod:`rmbrec_pyg.train.allocator`).
     """
     max_epochs: int = 200
     patience: int = 20
@@ -45,7 +56,10 @@ class TrainerConfig:
     checkpoint: bool = True
     progress: bool = True
     negatives: str = 'all'
-    eval_precision: str = 'fp32'
+    eval_precision: str = 'auto'
+    eval_candidates: int = 512
+    eval_clusters: int = 64
+    retain_freed_memory: bool = True
 
     def validate(self) -> None:
         name = 'trainer'
@@ -68,9 +82,15 @@ class TrainerConfig:
         if self.monitor not in allowed:
             raise ConfigError(f"'{name}.monitor' must be one of {allowed} "
                               f'(got {self.monitor!r})')
-        if self.eval_precision not in ('fp32', 'bf16'):
-            raise ConfigError(f"'{name}.eval_precision' must be 'fp32' or "
-                              f"'bf16' (got {self.eval_precision!r})")
+        if self.eval_precision not in ('fp32', 'bf16', 'auto'):
+            raise ConfigError(f"'{name}.eval_precision' must be 'fp32', "
+                              f"'bf16' or 'auto' (got "
+                              f'{self.eval_precision!r})')
+        if self.eval_candidates < 0 or self.eval_clusters <= 0:
+            raise ConfigError(f"'{name}.eval_candidates' must be >= 0 and "
+                              f"'{name}.eval_clusters' positive (got "
+                              f'{self.eval_candidates}, '
+                              f'{self.eval_clusters})')
         if self.negatives not in ('all', 'behavior'):
             raise ConfigError(f"'{name}.negatives' must be 'all' or "
                               f"'behavior' (got {self.negatives!r})")

@@ -24,6 +24,7 @@ from rmbrec_pyg.loss import behavior_losses, bpr_loss, embedding_l2
 from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
 from rmbrec_pyg.nn.fusion import AdaptiveFusion
 from rmbrec_pyg.regularizers.base import Regularizer, RegularizerInput
+from rmbrec_pyg.train.allocator import retain_freed_memory
 from rmbrec_pyg.train.checkpoint import load, save_atomic
 from rmbrec_pyg.train.config import (FusionConfig, LossConfig, OptimConfig,
                                      TrainerConfig)
@@ -93,6 +94,8 @@ class Trainer:
                   self.fusion_cfg):
             c.validate()
         self.device = resolve_device(self.config.device)
+        if self.config.retain_freed_memory and self.device.type == 'cpu':
+            retain_freed_memory()
         self.data = data
         self.behaviors: List[str] = list(encoder.behaviors)
         self.target = str(data.target)
@@ -218,17 +221,16 @@ class Trainer:
         pos = pos.to(dev, non_blocking=True)
         neg = neg.to(dev, non_blocking=True)
         mask = mask.to(dev, non_blocking=True)
-        user_b, item_b = self.model(self.adj)
-        # Gather the batch rows once; everything below works on them.
+        # The encoder gathers the batch rows itself; everything below works
+        # on them. Items: per-behavior positives and negatives, then the
+        # target triple's items under every behavior for the fused main loss.
         n, t = users.numel(), self.target_index
         bidx = torch.arange(len(self.behaviors), device=dev).unsqueeze(0)
         w = self.fusion_weights()  # None unless fusion is adaptive
-        u = user_b[users]  # [N, B, F]
-        # One gather for all item rows (a single zero-filled gradient in
-        # backward): per-behavior positives and negatives, then the target
-        # triple's items under every behavior for the fused main loss.
         t_items = torch.cat([pos[:, t], neg[:, t]])
-        rows = item_b[torch.cat([pos.reshape(-1), neg.reshape(-1), t_items])]
+        u, rows = self.model(
+            self.adj, users,
+            torch.cat([pos.reshape(-1), neg.reshape(-1), t_items]))
         nb = n * len(self.behaviors)
         q = rows[:2 * nb].view(2 * n, -1, *rows.shape[1:])  # [2N, B, B, F]
         q = q[:, bidx[0], bidx[0]]  # behavior b's own embedding: [2N, B, F]
@@ -350,7 +352,9 @@ class Trainer:
                                     ).to(self.device) if aux else None
         return heldout_metrics(zu, zi, labels, self.exclude, self.has_aux,
                                self.config.ks, self.config.eval_batch_size,
-                               self.config.eval_precision, demote)
+                               self.config.eval_precision, demote,
+                               self.config.eval_candidates,
+                               self.config.eval_clusters)
 
     # ------------------------------------------------------------------
     def state_dict(self) -> Dict[str, Any]:
