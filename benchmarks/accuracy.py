@@ -90,8 +90,8 @@ def main() -> None:
     parser.add_argument('--experiment', default='taobao_noview')
     parser.add_argument('--threads', type=int, default=0)
     parser.add_argument('--max-epochs', type=int, default=None)
-    parser.add_argument('--eval-precision', default='fp32',
-                        choices=['fp32', 'bf16'],
+    parser.add_argument('--eval-precision', default='auto',
+                        choices=['auto', 'fp32', 'bf16'],
                         help='bf16: certified bf16 candidates rescored in '
                         'fp32 (same ranking up to float ties, faster)')
     parser.add_argument('--work-dir', default='outputs/benchmarks')
@@ -114,7 +114,7 @@ def main() -> None:
         base.append(f'trainer.num_threads={args.threads}')
     if args.max_epochs:
         base.append(f'trainer.max_epochs={args.max_epochs}')
-    if args.eval_precision != 'fp32':
+    if args.eval_precision != 'auto':
         base.append(f'trainer.eval_precision={args.eval_precision}')
     cells = {v: base + VARIANTS[v] for v in variants}
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))

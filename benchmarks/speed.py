@@ -20,15 +20,17 @@ import statistics
 import sys
 import time
 import warnings
-from typing import Any, Dict
+from typing import Any, Dict, List, Tuple
 
 import torch
 
 from rmbrec_pyg.data import MultiBehaviorDataset
 from rmbrec_pyg.data.synthetic import TAOBAO_SIZE, random_multi_behavior
+from rmbrec_pyg.evaluation import resolve_precision
 from rmbrec_pyg.nn import MultiBehaviorEncoder
 from rmbrec_pyg.regularizers import ORM, RRM
 from rmbrec_pyg.train import Trainer, TrainerConfig, seed_everything
+from rmbrec_pyg.train.checkpoint import load
 
 
 def sync(device: torch.device) -> None:
@@ -52,8 +54,19 @@ def main() -> None:
     parser.add_argument('--layer-combination', default='normalized_sum')
     parser.add_argument('--no-fused', action='store_true',
                         help='unfused propagate + normalise (for comparison)')
-    parser.add_argument('--eval-precision', default='fp32',
-                        choices=['fp32', 'bf16'])
+    parser.add_argument('--eval-precision', default='auto',
+                        choices=['auto', 'fp32', 'bf16'])
+    parser.add_argument('--eval-candidates', type=int, default=512,
+                        help='pre-pass candidates per user group (0: rank '
+                        'every user in full)')
+    parser.add_argument('--eval-clusters', type=int, default=64)
+    parser.add_argument('--no-retain-memory', action='store_true',
+                        help="glibc's default malloc trimming (for "
+                        'comparison)')
+    parser.add_argument('--eval-checkpoint', default=None,
+                        help="time evaluation with this run's best.pt "
+                        '(same data) instead of the briefly trained model: '
+                        'a trained model has more hits to rank in full')
     parser.add_argument('--json', default=None, help='write results here')
     args = parser.parse_args()
     if args.threads:
@@ -77,7 +90,10 @@ def main() -> None:
                                fused=not args.no_fused)
     cfg = TrainerConfig(max_epochs=args.epochs, batch_size=args.batch_size,
                         device=args.device, progress=False,
-                        eval_precision=args.eval_precision)
+                        eval_precision=args.eval_precision,
+                        eval_candidates=args.eval_candidates,
+                        eval_clusters=args.eval_clusters,
+                        retain_freed_memory=not args.no_retain_memory)
     t0 = time.perf_counter()
     trainer = Trainer(data, enc, {'rrm': RRM(1.0), 'orm': ORM(1.0)}, cfg)
     setup_s = time.perf_counter() - t0
@@ -100,19 +116,43 @@ def main() -> None:
         epochs.append(time.perf_counter() - t)
         print(f'epoch {epoch}: {epochs[-1]:.2f}s  loss {terms["total"]:.4f}',
               flush=True)
-    evals = []
-    for _ in range(args.eval_repeats):
-        sync(dev)
-        t = time.perf_counter()
-        trainer.evaluate(('val', 'test'))
-        sync(dev)
-        evals.append(time.perf_counter() - t)
+    eval_model = f'after {args.epochs} epochs'
+    if args.eval_checkpoint:
+        state = load(args.eval_checkpoint, map_location=dev)
+        trainer.encoder.load_state_dict(state['encoder'])
+        eval_model = f"{args.eval_checkpoint} (epoch {state.get('epoch')})"
+
+    def time_eval() -> Tuple[List[float], Dict[str, Any]]:
+        times, metrics = [], {}
+        for _ in range(args.eval_repeats):
+            sync(dev)
+            t = time.perf_counter()
+            metrics = trainer.evaluate(('val', 'test'))
+            sync(dev)
+            times.append(time.perf_counter() - t)
+        return times, metrics
+
+    evals, metrics = time_eval()
+    print(f'evaluation: {statistics.median(evals):.2f}s', flush=True)
+    # The same evaluation without the pre-pass (every user ranked in full):
+    # the metrics must agree exactly.
+    trainer.config.eval_candidates = 0
+    evals_full, metrics_full = time_eval()
+    print(f'evaluation without pre-pass: {statistics.median(evals_full):.2f}s',
+          flush=True)
+    if metrics_full['val'] != metrics['val'] or \
+            metrics_full['test'] != metrics['test']:
+        raise SystemExit('pre-pass changed the metrics: '
+                         f"{metrics['test']} vs {metrics_full['test']}")
     res: Dict[str, Any] = {
         'source': source,
         'train_epoch_s': statistics.median(epochs),
         'train_epoch_s_all': epochs,
         'eval_s': statistics.median(evals),
         'eval_s_all': evals,
+        'eval_s_without_prepass': statistics.median(evals_full),
+        'eval_model': eval_model,
+        'eval_test_metrics': metrics['test'],
         'setup_s': setup_s,
         'batches_per_epoch': len(trainer.batches()),
         'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss /
@@ -128,7 +168,11 @@ def main() -> None:
                      'batch_size': args.batch_size,
                      'layer_combination': args.layer_combination,
                      'fused': not args.no_fused, 'regularizers': 'rrm+orm',
-                     'eval_precision': args.eval_precision},
+                     'eval_precision': resolve_precision(
+                         args.eval_precision, dev),
+                     'eval_candidates': args.eval_candidates,
+                     'eval_clusters': args.eval_clusters,
+                     'retain_freed_memory': not args.no_retain_memory},
         'torch': torch.__version__,
         'command': 'python ' + ' '.join(sys.argv),
     }
