@@ -128,7 +128,7 @@ def _masked_scores(user_emb: Tensor, item_t: Tensor, chunk: Tensor,
 def topk_items(user_emb: Tensor, item_emb: Tensor, users: Tensor, k: int,
                exclude: Optional[ExclusionIndex] = None,
                batch_size: int = 4096, precision: str = 'fp32',
-               margin: int = 40,
+               margin: int = 20,
                demote: Optional[ExclusionIndex] = None
                ) -> Tuple[Tensor, Tensor]:
     r"""The top-:obj:`k` items of every user in :obj:`users` by score

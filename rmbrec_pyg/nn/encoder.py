@@ -137,15 +137,15 @@ class MultiBehaviorEncoder(Module):
         fused = (self.fused and self.layer_combination == 'normalized_sum'
                  and isinstance(adj, Tensor) and adj.layout in (
                      torch.sparse_csr, torch.sparse_coo))
-        for _ in range(self.num_layers):
+        for layer in range(self.num_layers):
             if fused:
                 x = spmm_normalize(adj, x)
-                out = out + x
-                continue
-            x = self.conv(x, adj)
-            if self.layer_combination == 'normalized_sum':
-                x = l2_normalize(x)
-            out = out + x
+            else:
+                x = self.conv(x, adj)
+                if self.layer_combination == 'normalized_sum':
+                    x = l2_normalize(x)
+            # A new tensor once (never write into the input), then in place.
+            out = out + x if layer == 0 else out.add_(x)
         if self.layer_combination == 'mean':
             out = out / (self.num_layers + 1)
         return out
