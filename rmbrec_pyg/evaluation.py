@@ -256,6 +256,10 @@ def certified_misses(user_emb: Tensor, item_emb: Tensor,
     num_items = item_emb.size(0)
     m = min(candidates, num_items)
     users = torch.unique(torch.cat([v[0] for v in label_index.values()]))
+    out = {s: torch.zeros(v.size(1), dtype=torch.bool, device=device)
+           for s, v in label_index.items()}
+    if users.numel() == 0 or m < k:
+        return out
     assign, centroids = cluster_users(user_emb[users], clusters)
     cand = (centroids @ item_emb.t()).topk(m, dim=1).indices  # [C, m]
     slack = FP32_SLACK * item_emb.norm(dim=-1).max()
@@ -264,8 +268,6 @@ def certified_misses(user_emb: Tensor, item_emb: Tensor,
             for s, v in label_index.items()}
     true = {s: (user_emb[v[0]] * item_emb[v[1]]).sum(-1) + slack *
             user_emb[v[0]].norm(dim=-1) for s, v in label_index.items()}
-    out = {s: torch.zeros(v.size(1), dtype=torch.bool, device=device)
-           for s, v in label_index.items()}
     by_cluster = {s: torch.argsort(assign[r], stable=True)
                   for s, r in rows.items()}
     counts = {s: torch.bincount(assign[r], minlength=cand.size(0)).cumsum(0)

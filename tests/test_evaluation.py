@@ -135,3 +135,21 @@ def test_resolve_precision():
     assert resolve_precision('fp32', torch.device('cpu')) == 'fp32'
     assert resolve_precision('auto', torch.device('cpu')) in ('fp32', 'bf16')
     assert resolve_precision('auto', torch.device('cuda')) == 'bf16'
+
+
+def test_pre_pass_with_empty_splits_and_few_items():
+    g = torch.Generator().manual_seed(5)
+    zu, zi = torch.randn(10, 4, generator=g), torch.randn(8, 4, generator=g)
+    empty = torch.zeros(2, 0, dtype=torch.long)
+    lab = torch.stack([torch.arange(10), torch.randint(8, (10, ),
+                                                       generator=g)])
+    out = topk_ranks(zu, zi, {'val': empty, 'test': lab}, 5,
+                     candidates=4, clusters=50)
+    assert out['val'].numel() == 0
+    assert torch.equal(out['test'], topk_ranks(zu, zi, {'test': lab}, 5)
+                       ['test'])
+    assert topk_ranks(zu, zi, {'val': empty}, 5, candidates=4)[
+        'val'].numel() == 0
+    more = topk_ranks(zu, zi, {'test': lab}, 3, candidates=6, clusters=50)
+    assert torch.equal(more['test'], topk_ranks(zu, zi, {'test': lab}, 3)
+                       ['test'])
