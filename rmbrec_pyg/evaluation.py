@@ -230,6 +230,14 @@ def cluster_users(user_emb: Tensor, clusters: int, iterations: int = 5
     return assign, centroids
 
 
+def _by_group(group: Tensor, num_groups: int) -> Tuple[Tensor, List[int]]:
+    # Positions sorted by group (stable: ascending within a group) and the
+    # group boundaries: group g is order[bounds[g]:bounds[g + 1]].
+    order = torch.argsort(group, stable=True)
+    ends = torch.bincount(group, minlength=num_groups).cumsum(0).tolist()
+    return order, [0] + ends
+
+
 @torch.no_grad()
 def certified_misses(user_emb: Tensor, item_emb: Tensor,
                      label_index: Dict[str, Tensor], k: int,
@@ -263,32 +271,25 @@ def certified_misses(user_emb: Tensor, item_emb: Tensor,
     assign, centroids = cluster_users(user_emb[users], clusters)
     cand = (centroids @ item_emb.t()).topk(m, dim=1).indices  # [C, m]
     slack = FP32_SLACK * item_emb.norm(dim=-1).max()
-    # Per split: label position -> (cluster, row among all users).
+    num_groups = cand.size(0)
+    # Per split: each label's row among `users`, and the labels by group.
     rows = {s: torch.searchsorted(users, v[0])
             for s, v in label_index.items()}
     true = {s: (user_emb[v[0]] * item_emb[v[1]]).sum(-1) + slack *
             user_emb[v[0]].norm(dim=-1) for s, v in label_index.items()}
-    by_cluster = {s: torch.argsort(assign[r], stable=True)
-                  for s, r in rows.items()}
-    counts = {s: torch.bincount(assign[r], minlength=cand.size(0)).cumsum(0)
-              .tolist() for s, r in rows.items()}
-    members = torch.argsort(assign, stable=True)
-    size = torch.bincount(assign, minlength=cand.size(0)).cumsum(0).tolist()
+    labels_by_group = {s: _by_group(assign[r], num_groups)
+                       for s, r in rows.items()}
+    members, bounds = _by_group(assign, num_groups)
     pos = torch.full((num_items, ), -1, dtype=torch.long, device=device)
     arange_m = torch.arange(m, device=device)
-    lo = 0
-    for g, hi in enumerate(size):
-        group = members[lo:hi]  # rows of `users`, ascending
-        lo = hi
+    for g in range(num_groups):
+        group = members[bounds[g]:bounds[g + 1]]  # rows of `users`, ascending
         if group.numel() == 0:
             continue
         pos[cand[g]] = arange_m
         cand_t = item_emb[cand[g]].t()
-        # Which labels of each split fall in this group.
-        sel = {}
-        for s in label_index:
-            a = counts[s][g - 1] if g > 0 else 0
-            sel[s] = by_cluster[s][a:counts[s][g]]
+        sel = {s: order[b[g]:b[g + 1]]
+               for s, (order, b) in labels_by_group.items()}
         for start in range(0, group.numel(), batch_size):
             chunk = group[start:start + batch_size]
             ids = users[chunk]
