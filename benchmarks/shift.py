@@ -28,7 +28,7 @@ import sys
 from typing import Any, Dict, List
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (RESULTS, command_line, load_runs, run_grid,  # noqa: E402
+from common import (RESULTS, load_runs, run_grid,  # noqa: E402
                     save_json)
 
 NOISY = ['+data.pre_transform._target_=rmbrec_pyg.graph.PerturbAuxiliaryEdges',
@@ -88,9 +88,30 @@ def summarize(runs: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
-def markdown(summary: Dict[str, Any], cmd: str) -> str:
+def commands(summary: Dict[str, Any], data: str) -> List[str]:
+    r"""Commands that reproduce the summarised runs: one per scenario and
+    seed count (runs accumulate in ``results/runs/shift/`` over several
+    invocations, so the last command line alone would not say where every
+    row came from). Finished runs are skipped when rerun."""
+    out = []
+    for scen, variants in summary.items():
+        by_seeds: Dict[int, List[str]] = {}
+        for v in VARIANTS:
+            if v in variants:
+                by_seeds.setdefault(variants[v]['seeds'], []).append(v)
+        for n, names in sorted(by_seeds.items()):
+            extra = f' --data {data}' if scen.startswith('taobao') else ''
+            out.append(f"python benchmarks/shift.py --scenarios {scen} "
+                       f"--variants {','.join(names)} --seeds {n}{extra}")
+    return out
+
+
+def markdown(summary: Dict[str, Any], cmds: List[str]) -> str:
     lines = ['# Misleading and absent auxiliary behaviors', '',
-             f'Command: `{cmd}`', '',
+             'Commands (each skips the runs already in '
+             '`results/runs/shift/`):', '']
+    lines += [f'    {c}' for c in cmds]
+    lines += ['',
              'Test metrics at the best validation epoch (adaptive: weights '
              'and target mix chosen on validation), mean ± std over seeds. '
              '"aux" / "direct": test pairs with / without auxiliary evidence.',
@@ -169,14 +190,14 @@ def main() -> None:
             cells[f'{s}|{v}'] = scen[s]['base'] + common + extra
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     runs_path = os.path.join(args.out, 'runs', 'shift')
-    cmd = command_line()
 
     def write(runs: Dict[str, Any]) -> None:
         summary = summarize(runs)
-        save_json({'test': summary, 'command': cmd},
+        cmds = commands(summary, args.data)
+        save_json({'test': summary, 'commands': cmds},
                   os.path.join(args.out, 'shift.json'))
         with open(os.path.join(args.out, 'shift.md'), 'w') as f:
-            f.write(markdown(summary, cmd))
+            f.write(markdown(summary, cmds))
         plot(summary, os.path.join(args.out, 'shift.png'))
 
     run_grid(cells, seeds, runs_path, os.path.join(args.work_dir, 'shift'),
