@@ -155,6 +155,11 @@ class FusionConfig:
         mode: ``'mean'`` (paper Eq. 8) or ``'adaptive'``
             (:class:`~rmbrec_pyg.nn.AdaptiveFusion`: learned weights with a
             prior from the training BAR).
+        gate: ``'learned'``: the weights are a gate trained with the model
+            and held near the prior by a KL term of weight :obj:`strength`;
+            ``'prior'``: the weights *are* the prior, computed once from
+            the training BAR (nothing learned from the training loss, which
+            rewards the target tower for fitting the training purchases).
         prior_power: :math:`\gamma` in :math:`\pi_b \propto
             \mathrm{BAR}(b)^\gamma`.
         strength: Weight of the :math:`\mathrm{KL}(\mathbf{w}\|\pi)` term.
@@ -167,6 +172,7 @@ class FusionConfig:
             direct-purchase regime), kept only if validation prefers it.
     """
     mode: str = 'mean'
+    gate: str = 'prior'
     prior_power: float = 1.0
     strength: float = 1.0
     calibrate: bool = True
@@ -178,6 +184,9 @@ class FusionConfig:
         if self.mode not in ('mean', 'adaptive'):
             raise ConfigError(f"'fusion.mode' must be 'mean' or 'adaptive' "
                               f'(got {self.mode!r})')
+        if self.gate not in ('learned', 'prior'):
+            raise ConfigError(f"'fusion.gate' must be 'learned' or 'prior' "
+                              f'(got {self.gate!r})')
         if self.strength < 0 or self.prior_power < 0:
             raise ConfigError(f"'fusion.strength' and 'fusion.prior_power' "
                               f'must be >= 0 (got {self.strength}, '

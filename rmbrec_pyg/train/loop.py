@@ -137,13 +137,16 @@ class Trainer:
         self.fusion: Optional[AdaptiveFusion] = None
         if self.fusion_cfg.mode == 'adaptive':
             self.fusion = AdaptiveFusion(
-                self.behaviors, self.fusion_prior()).to(self.device)
+                self.behaviors, self.fusion_prior(),
+                learn=self.fusion_cfg.gate == 'learned').to(self.device)
+            prior = self.fusion.prior
+            self._uniform_prior = bool((prior == prior[0]).all())
         params = [p for p in self.encoder.parameters() if p.requires_grad]
         params += [p for p in self.regularizers.parameters()
                    if p.requires_grad]
         groups: List[Dict[str, Any]] = [{'params': params}]
-        if self.fusion is not None:  # no weight decay on the gate
-            groups.append({'params': list(self.fusion.parameters()),
+        if self.fusion is not None and self.fusion.gate.requires_grad:
+            groups.append({'params': [self.fusion.gate],  # no weight decay
                            'weight_decay': 0.0})
         self.optimizer = torch.optim.Adam(
             groups, lr=self.optim_cfg.lr,
@@ -203,7 +206,14 @@ class Trainer:
         return prior
 
     def fusion_weights(self) -> Optional[Tensor]:
-        return None if self.fusion is None else self.fusion.weights()
+        r"""The fusion weights of a training step, or :obj:`None` for the
+        plain mean: without adaptive fusion, and with computed
+        (``gate='prior'``) weights that are uniform, so that adaptive fusion
+        over equally aligned behaviors trains exactly as equal fusion."""
+        if self.fusion is None or (not self.fusion.gate.requires_grad and
+                                   self._uniform_prior):
+            return None
+        return self.fusion.weights()
 
     # ------------------------------------------------------------------
     def step(self, users: Tensor) -> Tuple[Tensor, Dict[str, Tensor]]:
@@ -249,7 +259,8 @@ class Trainer:
         if cfg.behavior_loss_weight > 0:
             per = beh if w is None else beh * w * len(self.behaviors)
             total = total + cfg.behavior_loss_weight * per.sum()
-        if self.fusion is not None and self.fusion_cfg.strength > 0:
+        if self.fusion is not None and self.fusion.gate.requires_grad and \
+                self.fusion_cfg.strength > 0:
             gate = self.fusion.penalty()
             terms['gate'] = gate
             total = total + self.fusion_cfg.strength * gate

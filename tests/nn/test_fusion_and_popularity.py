@@ -49,7 +49,8 @@ def test_adaptive_trainer_switches_off_misaligned(tmp_path):
     enc = MultiBehaviorEncoder(300, 200, data.behaviors, 16, 2)
     tr = Trainer(data, enc, {'rrm': RRM(), 'orm': ORM()},
                  TrainerConfig(max_epochs=3, batch_size=100, progress=False),
-                 out_dir=str(tmp_path), fusion=FusionConfig(mode='adaptive'))
+                 out_dir=str(tmp_path),
+                 fusion=FusionConfig(mode='adaptive', gate='learned'))
     assert tr.training_bar()[0] < 0.05 and tr.training_bar()[2] == 1.0
     metrics = tr.fit()
     w = metrics['fusion_weights']
@@ -59,3 +60,43 @@ def test_adaptive_trainer_switches_off_misaligned(tmp_path):
     assert 'w_click' in (tmp_path / 'metrics.csv').read_text()
     assert (tmp_path / 'fusion_weights.png').stat().st_size > 1000
     assert 'gate' in tr.history[0] or 'loss_gate' in tr.history[0]
+
+
+def _adaptive_vs_mean(data, behaviors, gate):
+    out = []
+    for fusion in (FusionConfig(mode='mean'),
+                   FusionConfig(mode='adaptive', gate=gate)):
+        seed_everything(0)
+        enc = MultiBehaviorEncoder(data['user'].num_nodes,
+                                   data['item'].num_nodes, behaviors, 16, 2)
+        tr = Trainer(data, enc, {'rrm': RRM(), 'orm': ORM()},
+                     TrainerConfig(max_epochs=2, batch_size=100,
+                                   progress=False, seed=0), fusion=fusion)
+        out.append(tr)
+        tr.fit()
+    return out
+
+
+def test_prior_gate_is_computed_and_exact_mean_when_uniform():
+    data = SyntheticMultiBehaviorDataset(num_users=200, num_items=150)[0]
+    # One auxiliary behavior: the relative-BAR prior is uniform, so
+    # computed weights must train exactly as equal fusion.
+    mean, adaptive = _adaptive_vs_mean(data, ['cart', 'buy'], 'prior')
+    assert not adaptive.fusion.gate.requires_grad
+    assert all(p is not adaptive.fusion.gate for g in
+               adaptive.optimizer.param_groups for p in g['params'])
+    for a, b in zip(mean.history, adaptive.history):
+        assert a['loss_main'] == b['loss_main']
+        assert a['valid_HR@10'] == b['valid_HR@10']
+    assert 'loss_gate' not in adaptive.history[0]
+    # Three behaviors with different BAR: weights stay at the prior.
+    _, adaptive = _adaptive_vs_mean(data, list(data.behaviors), 'prior')
+    w = adaptive.fusion.weights().detach()
+    assert torch.allclose(w, adaptive.fusion.prior)
+    assert w[0] != w[1]
+
+
+def test_fusion_gate_config_is_validated():
+    from rmbrec_pyg.train.config import ConfigError
+    with pytest.raises(ConfigError, match='fusion.gate'):
+        FusionConfig(mode='adaptive', gate='fixed').validate()
