@@ -5,7 +5,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from rmbrec_pyg.cli import config_dir
-from rmbrec_pyg.cli.compose import compose_config, run
+from rmbrec_pyg.cli.compose import compose_config, evaluate, run
 from rmbrec_pyg.cli.train import build_regularizers
 from rmbrec_pyg.regularizers import ORM, RRM
 
@@ -73,14 +73,21 @@ def test_structured_schema_rejects_bad_types():
         compose_config(['trainer.max_epochs=abc'])
 
 
-def test_train_in_process(tmp_path):
-    metrics = run(['data.num_users=120', 'data.num_items=80',
-                   'trainer.max_epochs=2', 'trainer.batch_size=64',
-                   'trainer.progress=false', 'encoder.embedding_dim=8'],
-                  out_dir=str(tmp_path))
+def test_train_in_process_and_evaluate_checkpoint(tmp_path):
+    overrides = ['data.num_users=120', 'data.num_items=80',
+                 'trainer.max_epochs=2', 'trainer.batch_size=64',
+                 'trainer.progress=false', 'encoder.embedding_dim=8']
+    metrics = run(overrides, out_dir=str(tmp_path))
     assert metrics['best_epoch'] in (1, 2)
     assert (tmp_path / 'metrics.json').exists()
     assert (tmp_path / 'config_resolved.yaml').exists()
+    again = evaluate(overrides, str(tmp_path / 'best.pt'))
+    assert again['test'] == pytest.approx(metrics['test'], abs=1e-6)
+    assert again['test_groups']['n_aux'] == \
+        metrics['test_groups']['n_aux']
+    with pytest.raises(RuntimeError):  # another architecture
+        evaluate(overrides[:-1] + ['encoder.embedding_dim=4'],
+                 str(tmp_path / 'best.pt'))
 
 
 def test_configs_ship_in_the_wheel():

@@ -29,3 +29,22 @@ def run(overrides: Sequence[str] = (), out_dir: Optional[str] = None
     return train(compose_config(overrides, out_dir))
 
 
+
+
+def evaluate(overrides: Sequence[str], checkpoint: str) -> Dict[str, Any]:
+    r"""Composes the config of a trained run (its :obj:`overrides`), loads
+    the encoder of :obj:`checkpoint` (e.g. a run's ``best.pt``) and returns
+    the full-ranking metrics of its held-out splits, with the groups of
+    pairs with and without auxiliary evidence, as :meth:`Trainer.evaluate`.
+    Nothing is trained or written. The data may differ from the training
+    run's where the model does not see the difference (e.g. noise added to
+    a behavior the model does not use: only the groups change)."""
+    from rmbrec_pyg.cli.train import build_trainer
+    from rmbrec_pyg.train.checkpoint import load
+    trainer = build_trainer(compose_config(overrides), out=None)
+    if isinstance(trainer, dict):
+        raise ValueError('a non-trained baseline has no checkpoint to '
+                         'evaluate')
+    state = load(checkpoint, map_location=trainer.device)
+    trainer.encoder.load_state_dict(state['encoder'])
+    return trainer.evaluate(('val', 'test'))

@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 import warnings
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Union
 
 import hydra
 import torch
@@ -89,7 +89,7 @@ def init_distributed(trainer_cfg: TrainerConfig) -> None:
 
 
 def evaluate_baseline(name: str, data: Any, trainer_cfg: TrainerConfig,
-                      out: str) -> Dict[str, Any]:
+                      out: Optional[str]) -> Dict[str, Any]:
     r"""Scores a non-trained baseline (``baseline=most_popular``) with the
     same evaluation as the trained models and writes ``metrics.json``."""
     from rmbrec_pyg.data.hetero import edge_type
@@ -114,17 +114,20 @@ def evaluate_baseline(name: str, data: Any, trainer_cfg: TrainerConfig,
     metrics = {'best_epoch': 0, 'valid': res['val'], 'test': res['test'],
                'valid_groups': res['val_groups'],
                'test_groups': res['test_groups']}
-    with open(os.path.join(out, 'metrics.json'), 'w') as f:
-        json.dump(metrics, f, indent=2)
+    if out is not None:
+        with open(os.path.join(out, 'metrics.json'), 'w') as f:
+            json.dump(metrics, f, indent=2)
     print(f"{name}: test HR@10 {metrics['test']['HR@10']:.4f} NDCG@10 "
           f"{metrics['test']['NDCG@10']:.4f}", flush=True)
     return metrics
 
 
-def train(cfg: DictConfig) -> Dict[str, Any]:
-    r"""Builds data, encoder and regularizers from :obj:`cfg`, trains and
-    returns the metrics. Plain function: usable without ``@hydra.main``
-    (e.g. on a config from :func:`hydra.compose`)."""
+def build_trainer(cfg: DictConfig, out: Optional[str] = None
+                  ) -> Union[Trainer, Dict[str, Any]]:
+    r"""Builds data, encoder, regularizers and the :class:`Trainer` from
+    :obj:`cfg` (seeded, nothing trained). A non-trained baseline
+    (``baseline=most_popular``) is scored at once and its metrics are
+    returned instead. :obj:`out` is the run dir (``None``: write nothing)."""
     trainer_cfg = TrainerConfig(**_plain(cfg.trainer))
     loss_cfg = LossConfig(**_plain(cfg.loss))
     optim_cfg = OptimConfig(**_plain(cfg.optim))
@@ -135,8 +138,6 @@ def train(cfg: DictConfig) -> Dict[str, Any]:
         torch.set_num_threads(trainer_cfg.num_threads)
     init_distributed(trainer_cfg)
     seed_everything(trainer_cfg.seed)
-    out = output_dir(cfg)
-    os.makedirs(out, exist_ok=True)
 
     try:
         dataset = instantiate(cfg.data)
@@ -168,12 +169,24 @@ def train(cfg: DictConfig) -> Dict[str, Any]:
     for name, term in regularizers.items():
         log.info('regularizer %s: %s', name, term)
     rank = int(os.environ.get('RANK', '0'))
-    if rank == 0:
+    if rank == 0 and out is not None:
         with open(os.path.join(out, 'config_resolved.yaml'), 'w') as f:
             f.write(OmegaConf.to_yaml(cfg, resolve=True))
 
-    trainer = Trainer(data, encoder, regularizers, trainer_cfg, loss_cfg,
-                      optim_cfg, out_dir=out, fusion=fusion_cfg)
+    return Trainer(data, encoder, regularizers, trainer_cfg, loss_cfg,
+                   optim_cfg, out_dir=out, fusion=fusion_cfg)
+
+
+def train(cfg: DictConfig) -> Dict[str, Any]:
+    r"""Builds data, encoder and regularizers from :obj:`cfg`, trains and
+    returns the metrics. Plain function: usable without ``@hydra.main``
+    (e.g. on a config from :func:`hydra.compose`)."""
+    out = output_dir(cfg)
+    os.makedirs(out, exist_ok=True)
+    trainer = build_trainer(cfg, out)
+    if not isinstance(trainer, Trainer):  # a non-trained baseline
+        return trainer
+    trainer_cfg = trainer.config
     log.info('device: %s, run dir: %s', trainer.device, out)
     metrics = trainer.fit()
     if trainer.distributed:
@@ -189,7 +202,7 @@ def train(cfg: DictConfig) -> Dict[str, Any]:
         # already exited (caught with py-spy: a worker idle at the return
         # of train(), about 1 run in 10 on a loaded 2-core machine).
         _KEEP_UNTIL_EXIT.append(trainer)
-    if rank != 0:
+    if trainer.rank != 0:
         return metrics
     ks = trainer_cfg.ks
     line = ' '.join(f'{m}@{k} {metrics["test"].get(f"{m}@{k}", 0.0):.4f}'
