@@ -6,7 +6,7 @@ import os
 import statistics
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, 'benchmarks', 'results')
@@ -69,6 +69,49 @@ def run_grid(cells: Dict[str, List[str]], seeds: Sequence[int],
             if on_update is not None:
                 on_update(load_runs(runs_path))
     return load_runs(runs_path)
+
+
+def reuse_runs(cells: Dict[str, List[str]],
+               sources: Dict[str, Tuple[str, str]], seeds: Sequence[int],
+               runs_path: str, out: str, work_dir: str) -> None:
+    r"""Fills, without training, the cells of :obj:`sources` (name ->
+    (benchmark, variant) that already ran the same model) and removes them
+    from :obj:`cells`. Each source checkpoint (``best.pt``) is evaluated
+    with this cell's overrides (so per-group metrics follow this cell's
+    data) and must reproduce the source run's metrics, else this raises.
+    Seeds whose source has not finished are reported and left out."""
+    from rmbrec_pyg.cli.compose import evaluate
+    for name in [c for c in cells if c in sources]:
+        overrides = cells.pop(name)
+        bench, source = sources[name]
+        for seed in seeds:
+            path = os.path.join(runs_path, f'{name}__seed={seed}.json')
+            src = os.path.join(out, 'runs', bench, f'{source}__seed={seed}'
+                               '.json')
+            ckpt = os.path.join(work_dir, bench, source, f'seed={seed}',
+                                'best.pt')
+            if os.path.exists(path):
+                continue
+            if not (os.path.exists(src) and os.path.exists(ckpt)):
+                print(f'== {name}/seed={seed}: its source {bench}/{source} '
+                      'has not run yet; run that first', flush=True)
+                continue
+            with open(src) as f:
+                res = json.load(f)
+            m = evaluate(list(overrides) + [f'trainer.seed={seed}'], ckpt)
+            for split, key in (('val', 'valid'), ('test', 'test')):
+                for k, v in res[key].items():
+                    if abs(m[split][k] - v) > 1e-6:
+                        raise RuntimeError(
+                            f'{name}: {ckpt} gives {split} {k} '
+                            f'{m[split][k]} but its run reported {v}')
+            res.update({'variant': name, 'seed': seed,
+                        'valid_groups': m['val_groups'],
+                        'test_groups': m['test_groups'],
+                        'reused_from': os.path.relpath(src, ROOT)})
+            save_json(res, path)
+            print(f"== {name}/seed={seed}: from {res['reused_from']}",
+                  flush=True)
 
 
 def aggregate(runs: Dict[str, Any], split: str = 'test'

@@ -28,8 +28,8 @@ import sys
 from typing import Any, Dict, List
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (RESULTS, load_runs, run_grid,  # noqa: E402
-                    save_json)
+from common import (RESULTS, load_runs, reuse_runs,  # noqa: E402
+                    run_grid, save_json)
 
 NOISY = ['+data.pre_transform._target_=rmbrec_pyg.graph.PerturbAuxiliaryEdges',
          '+data.pre_transform.ratio=0.5', '+data.pre_transform.mode=add',
@@ -52,12 +52,26 @@ def scenarios(data: str) -> Dict[str, Dict[str, Any]]:
     }
 
 
+# Cells that need no training of their own, because the same model already
+# ran: clean-Taobao equal fusion and LightGCN are accuracy.py's runs (same
+# experiment and seeds), and the models that use only the target (LightGCN,
+# cart removed) see the same graph with or without cart noise. Their
+# checkpoints are evaluated on this scenario's data (for the aux/direct
+# groups) and must reproduce the source's test metrics.
+REUSE = {
+    'taobao_clean|rmbrec_equal': ('accuracy_taobao_noview', 'rmbrec'),
+    'taobao_clean|lightgcn': ('accuracy_taobao_noview', 'lightgcn'),
+    'taobao_noisy|lightgcn': ('accuracy_taobao_noview', 'lightgcn'),
+    'taobao_noisy|rmbrec_removed': ('shift', 'taobao_clean|rmbrec_removed'),
+}
+
 VARIANTS = {
     'most_popular': ['ablation=most_popular'],
     'lightgcn': ['ablation=lightgcn'],
     'rmbrec_equal': [],
     'rmbrec_removed': None,  # scenario-specific
-    'rmbrec_adaptive': ['fusion=adaptive'],
+    'rmbrec_adaptive': ['fusion=adaptive'],  # computed (prior) weights
+    'rmbrec_adaptive_learned': ['fusion=adaptive', 'fusion.gate=learned'],
 }
 
 
@@ -84,6 +98,9 @@ def summarize(runs: Dict[str, Any]) -> Dict[str, Any]:
             e['fusion_alpha'] = [r.get('fusion_alpha') for r in rs]
             e['demote_aux'] = [r.get('demote_aux') for r in rs]
         e['best_epochs'] = [r['best_epoch'] for r in rs]
+        if any('reused_from' in r for r in rs):
+            e['reused_from'] = sorted({os.path.dirname(r['reused_from'])
+                                       for r in rs if 'reused_from' in r})
         out.setdefault(scen, {})[variant] = e
     return out
 
@@ -125,17 +142,29 @@ def markdown(summary: Dict[str, Any], cmds: List[str]) -> str:
             if v not in variants:
                 continue
             e = variants[v]
+            mark = ' †' if 'reused_from' in e else ''
             lines.append(
-                f"| {v} | {e['seeds']} | {e['HR@10']:.4f} ± "
+                f"| {v}{mark} | {e['seeds']} | {e['HR@10']:.4f} ± "
                 f"{e['HR@10_std']:.4f} | {e['NDCG@10']:.4f} | "
                 f"{e['HR@20']:.4f} | {e.get('aux_HR@10', float('nan')):.4f} "
                 f"| {e.get('direct_HR@10', float('nan')):.4f} | "
                 f"{e['best_epochs']} |")
-        if 'rmbrec_adaptive' in variants and \
-                'fusion_weights' in variants['rmbrec_adaptive']:
-            a = variants['rmbrec_adaptive']
-            lines += ['', f"Adaptive weights (per seed): {a['fusion_weights']}"
-                      f"; validation-chosen target mix alpha "
+        reused = {v: e['reused_from'] for v, e in variants.items()
+                  if 'reused_from' in e}
+        if reused:
+            lines += ['', '† No run of its own: the same model already ran '
+                      '(' + '; '.join(f"{v}: {', '.join(r)}" for v, r in
+                                      reused.items()) + '). Its checkpoints, '
+                      'evaluated on this scenario\'s data for the groups, '
+                      'reproduce those runs\' metrics.']
+        for v in ('rmbrec_adaptive', 'rmbrec_adaptive_learned'):
+            a = variants.get(v, {})
+            if 'fusion_weights' not in a:
+                continue
+            weights = [{b: round(x, 3) for b, x in w.items()}
+                       for w in a['fusion_weights']]
+            lines += ['', f'{v} weights (per seed): {weights}; '
+                      f"validation-chosen target mix alpha "
                       f"{a['fusion_alpha']}, demote auxiliary items "
                       f"{a['demote_aux']}."]
         lines.append('')
@@ -153,8 +182,10 @@ def plot(summary: Dict[str, Any], path: str) -> None:
         names = [v for v in VARIANTS if v in summary[s]]
         vals = [summary[s][v]['HR@10'] for v in names]
         errs = [summary[s][v]['HR@10_std'] for v in names]
+        colors = dict(zip(VARIANTS, ['#999', '#7a7', '#57a', '#a75', '#c33',
+                                     '#e99']))
         ax.bar(range(len(names)), vals, yerr=errs, capsize=3,
-               color=['#999', '#7a7', '#57a', '#a75', '#c33'][:len(names)])
+               color=[colors[n] for n in names])
         ax.set_xticks(range(len(names)), [n.replace('rmbrec_', 'rmb ')
                                           for n in names], rotation=30)
         ax.set_title(s)
@@ -200,6 +231,7 @@ def main() -> None:
             f.write(markdown(summary, cmds))
         plot(summary, os.path.join(args.out, 'shift.png'))
 
+    reuse_runs(cells, REUSE, seeds, runs_path, args.out, args.work_dir)
     run_grid(cells, seeds, runs_path, os.path.join(args.work_dir, 'shift'),
              on_update=write)
     write(load_runs(runs_path))
