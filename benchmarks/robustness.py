@@ -11,19 +11,34 @@ Fig. 3 (absolute HR@10 and relative drop against the ratio, removal on the
 left, addition on the right). Finished runs are kept and skipped on rerun.
 """
 import argparse
+import json
 import os
 import statistics
 import sys
 from typing import Any, Dict, List
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (RESULTS, command_line, load_runs, run_grid,  # noqa: E402
-                    save_json)
+from common import (RESULTS, command_line, load_runs,  # noqa: E402
+                    reuse_runs, run_grid, save_json)
 
 MODELS = {
     'rmbrec': [],
     'plain': ['ablation=plain'],
     'lightgcn': ['ablation=lightgcn'],
+}
+
+
+# Cells of the taobao-noview grid that other benchmarks already trained with
+# the same model and data (checkpoints re-evaluated, see reuse_runs):
+# accuracy.py's RMBRec and LightGCN (the latter evaluated every 5 epochs),
+# and shift.py's RMBRec with 50 % random cart edges (the same transform and
+# perturbation seed).
+REUSE = {
+    'taobao_noview': {
+        'rmbrec|clean|0': ('accuracy_taobao_noview', 'rmbrec'),
+        'lightgcn|clean|0': ('accuracy_taobao_noview', 'lightgcn'),
+        'rmbrec|add|0.5': ('shift', 'taobao_noisy|rmbrec_equal'),
+    },
 }
 
 
@@ -37,8 +52,12 @@ def perturb(mode: str, ratio: float, seed: int) -> List[str]:
 
 def summarize(runs: Dict[str, Any], metric: str = 'HR@10') -> Dict[str, Any]:
     cells: Dict[str, List[float]] = {}
+    sources: Dict[str, set] = {}
     for key, res in runs.items():
         cells.setdefault(res['variant'], []).append(res['test'][metric])
+        if 'reused_from' in res:
+            sources.setdefault(res['variant'], set()).add(
+                os.path.dirname(res['reused_from']))
     out: Dict[str, Any] = {}
     for name, vals in cells.items():
         model, mode, ratio = name.split('|')
@@ -46,6 +65,8 @@ def summarize(runs: Dict[str, Any], metric: str = 'HR@10') -> Dict[str, Any]:
         entry[ratio] = {metric: statistics.fmean(vals),
                         'std': statistics.stdev(vals) if len(vals) > 1
                         else 0.0, 'seeds': len(vals)}
+        if name in sources:
+            entry[ratio]['reused_from'] = sorted(sources[name])
     for model, modes in out.items():
         clean = modes.get('clean', {}).get('0', {}).get(metric)
         for mode, ratios in modes.items():
@@ -92,9 +113,12 @@ def plot(summary: Dict[str, Any], path: str, title: str,
     plt.close(fig)
 
 
-def markdown(summary: Dict[str, Any], name: str, cmd: str,
+def markdown(summary: Dict[str, Any], name: str, cmds: List[str],
              metric: str = 'HR@10') -> str:
-    lines = [f'# Robustness on `{name}`', '', f'Command: `{cmd}`', '',
+    lines = [f'# Robustness on `{name}`', '',
+             'Commands (each skips the runs already in `results/runs/`):', '']
+    lines += [f'    {c}' for c in cmds]
+    lines += ['',
              f'Test {metric} (mean over seeds) and relative drop against the '
              'clean graph; "remove r" / "add r": a share r of every '
              'auxiliary behavior\'s edges removed / random edges added.',
@@ -109,6 +133,13 @@ def markdown(summary: Dict[str, Any], name: str, cmd: str,
                              f"{e['std']:.4f} | "
                              f"{100 * e.get('relative_drop', 0.0):.1f} % | "
                              f"{e['seeds']} |")
+    reused = sorted({f'{m}|{mode}|{r}: {src}' for m, modes in summary.items()
+                     for mode, rs in modes.items() for r, e in rs.items()
+                     for src in e.get('reused_from', [])})
+    if reused:
+        lines += ['', 'Cells trained by another benchmark (same model and '
+                  'data; their checkpoints re-evaluated here reproduce the '
+                  'metrics): ' + '; '.join(reused) + '.']
     return '\n'.join(lines) + '\n'
 
 
@@ -159,18 +190,27 @@ def main() -> None:
     runs_path = os.path.join(args.out, 'runs', f'robustness_{name}')
     json_path = os.path.join(args.out, f'robustness_{name}.json')
     png_path = os.path.join(args.out, f'robustness_{name}.png')
-    cmd = command_line()
+    # Runs accumulate over invocations: keep every command that added some.
+    cmds: List[str] = []
+    if os.path.exists(json_path):
+        with open(json_path) as f:
+            old = json.load(f)
+        cmds = old.get('commands') or [old['command']]
+    if command_line() not in cmds:
+        cmds.append(command_line())
 
     def write(runs: Dict[str, Any]) -> None:
         summary = summarize(runs)
-        save_json({'test': summary, 'command': cmd,
+        save_json({'test': summary, 'commands': cmds,
                    'note': 'LightGCN uses only the target graph, so its '
                    'value is the same at every ratio (the floor).'},
                   json_path)
         plot(summary, png_path, f'Robustness on {name}')
         with open(os.path.join(args.out, f'robustness_{name}.md'), 'w') as f:
-            f.write(markdown(summary, name, cmd))
+            f.write(markdown(summary, name, cmds))
 
+    reuse_runs(cells, REUSE.get(name, {}), seeds, runs_path, args.out,
+               args.work_dir)
     run_grid(cells, seeds, runs_path,
              os.path.join(args.work_dir, f'robustness_{name}'),
              on_update=write)
