@@ -72,18 +72,23 @@ def run_grid(cells: Dict[str, List[str]], seeds: Sequence[int],
 
 
 def reuse_runs(cells: Dict[str, List[str]],
-               sources: Dict[str, Tuple[str, str]], seeds: Sequence[int],
+               sources: Dict[str, Tuple[str, ...]], seeds: Sequence[int],
                runs_path: str, out: str, work_dir: str) -> None:
-    r"""Fills, without training, the cells of :obj:`sources` (name ->
-    (benchmark, variant) that already ran the same model) and removes them
-    from :obj:`cells`. Each source checkpoint (``best.pt``) is evaluated
-    with this cell's overrides (so per-group metrics follow this cell's
-    data) and must reproduce the source run's metrics, else this raises.
-    Seeds whose source has not finished are reported and left out."""
+    r"""Fills, without training, the cells of :obj:`sources` and removes
+    them from :obj:`cells`. A source is ``(benchmark, variant)``: a run that
+    trained the same model; or ``(benchmark, variant, 'calibrate')``: a run
+    whose training this cell's repeats exactly (adaptive fusion with
+    uniform computed weights trains as equal fusion), to which only the
+    validation-chosen calibration of adaptive fusion is added. Each source
+    checkpoint (``best.pt``) is evaluated with this cell's overrides (so the
+    groups follow this cell's data) and must reproduce the source run's
+    metrics, else this raises. Seeds whose source has not finished are
+    reported and left out."""
     from rmbrec_pyg.cli.compose import evaluate
     for name in [c for c in cells if c in sources]:
         overrides = cells.pop(name)
-        bench, source = sources[name]
+        bench, source = sources[name][:2]
+        calibrate = sources[name][2:] == ('calibrate', )
         for seed in seeds:
             path = os.path.join(runs_path, f'{name}__seed={seed}.json')
             src = os.path.join(out, 'runs', bench, f'{source}__seed={seed}'
@@ -98,20 +103,24 @@ def reuse_runs(cells: Dict[str, List[str]],
                 continue
             with open(src) as f:
                 res = json.load(f)
-            m = evaluate(list(overrides) + [f'trainer.seed={seed}'], ckpt)
-            for split, key in (('val', 'valid'), ('test', 'test')):
+            m = evaluate(list(overrides) + [f'trainer.seed={seed}'], ckpt,
+                         calibrate=calibrate)
+            plain = m.pop('uncalibrated', m)
+            for key in ('valid', 'test'):
                 for k, v in res[key].items():
-                    if abs(m[split][k] - v) > 1e-6:
+                    if abs(plain[key][k] - v) > 1e-6:
                         raise RuntimeError(
-                            f'{name}: {ckpt} gives {split} {k} '
-                            f'{m[split][k]} but its run reported {v}')
+                            f'{name}: {ckpt} gives {key} {k} '
+                            f'{plain[key][k]} but its run reported {v}')
+            res.update(m)
             res.update({'variant': name, 'seed': seed,
-                        'valid_groups': m['val_groups'],
-                        'test_groups': m['test_groups'],
                         'reused_from': os.path.relpath(src, ROOT)})
+            if calibrate:
+                res['overrides'] = list(overrides) + [f'trainer.seed={seed}']
+                res['calibrated_from'] = res.pop('reused_from')
             save_json(res, path)
-            print(f"== {name}/seed={seed}: from {res['reused_from']}",
-                  flush=True)
+            print(f"== {name}/seed={seed}: from {os.path.relpath(src, ROOT)}"
+                  f"{' (+ calibration)' if calibrate else ''}", flush=True)
 
 
 def aggregate(runs: Dict[str, Any], split: str = 'test'

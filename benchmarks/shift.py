@@ -52,17 +52,21 @@ def scenarios(data: str) -> Dict[str, Dict[str, Any]]:
     }
 
 
-# Cells that need no training of their own, because the same model already
-# ran: clean-Taobao equal fusion and LightGCN are accuracy.py's runs (same
-# experiment and seeds), and the models that use only the target (LightGCN,
-# cart removed) see the same graph with or without cart noise. Their
-# checkpoints are evaluated on this scenario's data (for the aux/direct
-# groups) and must reproduce the source's test metrics.
+# Cells that need no training of their own (common.reuse_runs): the same
+# model already ran. Clean-Taobao equal fusion and LightGCN are accuracy.py's
+# runs (same experiment and seeds); the models that use only the target
+# (LightGCN, cart removed) see the same graph with or without cart noise.
+# With one auxiliary behavior the computed adaptive weights are uniform, so
+# adaptive fusion trains bit for bit as equal fusion (tested; the clean
+# Taobao adaptive runs, trained for real, show it): on noisy Taobao it is
+# the equal-fusion run plus adaptive's validation calibration.
 REUSE = {
     'taobao_clean|rmbrec_equal': ('accuracy_taobao_noview', 'rmbrec'),
     'taobao_clean|lightgcn': ('accuracy_taobao_noview', 'lightgcn'),
     'taobao_noisy|lightgcn': ('accuracy_taobao_noview', 'lightgcn'),
     'taobao_noisy|rmbrec_removed': ('shift', 'taobao_clean|rmbrec_removed'),
+    'taobao_noisy|rmbrec_adaptive': ('shift', 'taobao_noisy|rmbrec_equal',
+                                     'calibrate'),
 }
 
 VARIANTS = {
@@ -98,9 +102,11 @@ def summarize(runs: Dict[str, Any]) -> Dict[str, Any]:
             e['fusion_alpha'] = [r.get('fusion_alpha') for r in rs]
             e['demote_aux'] = [r.get('demote_aux') for r in rs]
         e['best_epochs'] = [r['best_epoch'] for r in rs]
-        if any('reused_from' in r for r in rs):
-            e['reused_from'] = sorted({os.path.dirname(r['reused_from'])
-                                       for r in rs if 'reused_from' in r})
+        for key in ('reused_from', 'calibrated_from'):
+            if any(key in r for r in rs):
+                e[key] = sorted({os.path.dirname(r[key]) if key ==
+                                 'reused_from' else r[key].rsplit('__', 1)[0]
+                                 for r in rs if key in r})
         out.setdefault(scen, {})[variant] = e
     return out
 
@@ -142,7 +148,8 @@ def markdown(summary: Dict[str, Any], cmds: List[str]) -> str:
             if v not in variants:
                 continue
             e = variants[v]
-            mark = ' †' if 'reused_from' in e else ''
+            mark = ' †' if 'reused_from' in e else \
+                ' ‡' if 'calibrated_from' in e else ''
             lines.append(
                 f"| {v}{mark} | {e['seeds']} | {e['HR@10']:.4f} ± "
                 f"{e['HR@10_std']:.4f} | {e['NDCG@10']:.4f} | "
@@ -157,6 +164,14 @@ def markdown(summary: Dict[str, Any], cmds: List[str]) -> str:
                                       reused.items()) + '). Its checkpoints, '
                       'evaluated on this scenario\'s data for the groups, '
                       'reproduce those runs\' metrics.']
+        calibrated = {v: e['calibrated_from'] for v, e in variants.items()
+                      if 'calibrated_from' in e}
+        if calibrated:
+            lines += ['', '‡ Trained as equal fusion, bit for bit (uniform '
+                      'computed weights): the checkpoints of ' + '; '.join(
+                          f"{', '.join(r)} (for {v})" for v, r in
+                          calibrated.items()) + ' with adaptive fusion\'s '
+                      'validation calibration applied.']
         for v in ('rmbrec_adaptive', 'rmbrec_adaptive_learned'):
             a = variants.get(v, {})
             if 'fusion_weights' not in a:

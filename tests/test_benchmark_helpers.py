@@ -40,3 +40,26 @@ def test_run_grid_then_reuse(tmp_path):
     with pytest.raises(RuntimeError, match='reported'):
         reuse_runs({'moved': TINY[:1] + ['data.seed=5'] + TINY[1:]},
                    {'moved': ('src', 'model')}, [0], dst, out, work)
+
+
+def test_calibrated_reuse_equals_a_real_adaptive_run(tmp_path):
+    # One auxiliary behavior: computed adaptive weights are uniform, so the
+    # adaptive run trains exactly as equal fusion and only its calibration
+    # differs; reusing the equal run plus calibration must give the same.
+    out, work = str(tmp_path / 'results'), str(tmp_path / 'work')
+    base = TINY + ['behaviors=[cart,buy]']
+    runs = run_grid({'equal': base, 'adaptive': base + ['fusion=adaptive']},
+                    [0], os.path.join(out, 'runs', 'b'),
+                    os.path.join(work, 'b'))
+    dst = os.path.join(out, 'runs', 'dst')
+    reuse_runs({'adaptive': base + ['fusion=adaptive']},
+               {'adaptive': ('b', 'equal', 'calibrate')}, [0], dst, out,
+               work)
+    got = load_runs(dst)['adaptive/seed=0']
+    real = runs['adaptive/seed=0']
+    assert got['calibrated_from'].endswith('equal__seed=0.json')
+    assert got['best_epoch'] == real['best_epoch']
+    assert got['fusion_alpha'] == real['fusion_alpha']
+    assert got['demote_aux'] == real['demote_aux']
+    assert got['test'] == pytest.approx(real['test'], abs=1e-6)
+    assert got['fusion_weights'] == pytest.approx(real['fusion_weights'])

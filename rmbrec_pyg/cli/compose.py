@@ -31,20 +31,28 @@ def run(overrides: Sequence[str] = (), out_dir: Optional[str] = None
 
 
 
-def evaluate(overrides: Sequence[str], checkpoint: str) -> Dict[str, Any]:
+def evaluate(overrides: Sequence[str], checkpoint: str,
+             calibrate: bool = False) -> Dict[str, Any]:
     r"""Composes the config of a trained run (its :obj:`overrides`), loads
     the encoder of :obj:`checkpoint` (e.g. a run's ``best.pt``) and returns
-    the full-ranking metrics of its held-out splits, with the groups of
-    pairs with and without auxiliary evidence, as :meth:`Trainer.evaluate`.
-    Nothing is trained or written. The data may differ from the training
-    run's where the model does not see the difference (e.g. noise added to
-    a behavior the model does not use: only the groups change)."""
+    its metrics as :func:`run` does (``valid``, ``test`` and their
+    aux/direct groups), without training or writing anything.
+
+    The data may differ from the training run's where the model does not
+    see the difference (noise on a behavior it does not use: only the
+    groups change). With :obj:`calibrate` and ``fusion=adaptive``, the
+    validation-chosen target mix of adaptive fusion is applied, as at the
+    end of training; ``'uncalibrated'`` then holds the metrics before it."""
     from rmbrec_pyg.cli.train import build_trainer
     from rmbrec_pyg.train.checkpoint import load
     trainer = build_trainer(compose_config(overrides), out=None)
     if isinstance(trainer, dict):
         raise ValueError('a non-trained baseline has no checkpoint to '
                          'evaluate')
-    state = load(checkpoint, map_location=trainer.device)
-    trainer.encoder.load_state_dict(state['encoder'])
-    return trainer.evaluate(('val', 'test'))
+    metrics = trainer.adopt(load(checkpoint, map_location=trainer.device))
+    if calibrate:
+        if trainer.fusion is None:
+            raise ValueError('calibrate=True needs fusion=adaptive')
+        trainer.calibrate()
+        metrics = dict(trainer.metrics(), uncalibrated=metrics)
+    return metrics

@@ -553,6 +553,24 @@ class Trainer:
             self._write_metrics()
         return self.metrics()
 
+    def adopt(self, state: Dict[str, Any]) -> Dict[str, Any]:
+        r"""Takes the encoder of a saved checkpoint (e.g. a run's
+        ``best.pt``) as this trainer's best model: evaluates it and, with
+        adaptive fusion, keeps it for :meth:`calibrate`. Returns
+        :meth:`metrics`."""
+        self.encoder.load_state_dict(state['encoder'])
+        res = self.evaluate(('val', 'test'))
+        self.best = {'epoch': int(state.get('epoch', -1)),
+                     'score': res['val'].get(self.config.monitor, -math.inf),
+                     'valid': res['val'], 'test': res['test'],
+                     'valid_groups': res['val_groups'],
+                     'test_groups': res['test_groups']}
+        if self.fusion is not None:
+            self.best_state = {k: v.detach().clone() for k, v in
+                               self.encoder.state_dict().items()}
+            self.best_state['__gate'] = self.fusion.gate.detach().clone()
+        return self.metrics()
+
     def calibrate(self) -> None:
         r"""Chooses, on validation only, how much of the target tower to mix
         into the learned fusion weights (see :class:`FusionConfig`)."""
