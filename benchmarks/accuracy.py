@@ -20,6 +20,8 @@ from common import (RESULTS, aggregate, load_runs,  # noqa: E402
 # Variant name -> overrides on top of the experiment config.
 VARIANTS = {
     'rmbrec': [],
+    # Not trained: items ranked by their number of training purchases.
+    'most_popular': ['ablation=most_popular'],
     # Target-only LightGCN learns slowly at lr 1e-3 (up to 200 epochs); it is
     # validated every 5 epochs to save time (patience stays 20 epochs).
     'lightgcn': ['ablation=lightgcn', 'trainer.eval_every=5'],
@@ -120,13 +122,15 @@ def main() -> None:
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     json_path = os.path.join(args.out, f'accuracy_{name}.json')
     runs_path = os.path.join(args.out, 'runs', f'accuracy_{name}')
-    # The command that reproduces every run (seeds may also be spread over
-    # processes with --first-seed; --report-only only rebuilds the tables).
-    cmd = (f'python benchmarks/accuracy.py --data {args.data} --seeds '
-           f'{args.seeds} --variants {args.variants}')
-
     def write(runs: dict) -> None:
         agg = aggregate(runs)
+        # The command that reproduces every run in the table, whichever
+        # invocations added them (finished runs are skipped; seeds may also
+        # be spread over processes with --first-seed).
+        present = [v for v in VARIANTS if v in agg]
+        n = max([agg[v]['seeds'] for v in present] or [args.seeds])
+        cmd = (f'python benchmarks/accuracy.py --data {args.data} --seeds '
+               f"{n} --variants {','.join(present)}")
         out = dict(agg)
         out['_paper'] = PAPER.get(name, {})
         out['_command'] = cmd

@@ -25,7 +25,11 @@ MODELS = {
     'rmbrec': [],
     'plain': ['ablation=plain'],
     'lightgcn': ['ablation=lightgcn'],
+    'most_popular': ['ablation=most_popular'],  # not trained
 }
+# Models that use only the target graph, which is never perturbed: one
+# clean cell each, drawn as a floor.
+TARGET_ONLY = ('lightgcn', 'most_popular')
 
 
 # Cells of the taobao-noview grid that other benchmarks already trained with
@@ -85,8 +89,8 @@ def plot(summary: Dict[str, Any], path: str, title: str,
     for model, modes in summary.items():
         if set(modes) == {'clean'}:  # target-only: a horizontal floor
             y = modes['clean']['0'][metric]
-            axes[0].axhline(y, ls='--', color='grey', label=f'{model} '
-                            '(target only)')
+            axes[0].axhline(y, ls='--' if model == 'lightgcn' else ':',
+                            color='grey', label=f'{model} (target only)')
             continue
         pts = []
         clean = modes.get('clean', {}).get('0')
@@ -177,7 +181,7 @@ def main() -> None:
     cells: Dict[str, List[str]] = {}
     for model in args.models.split(','):
         extra = MODELS[model]
-        if model == 'lightgcn':  # the target graph is never perturbed
+        if model in TARGET_ONLY:  # the target graph is never perturbed
             cells[f'{model}|clean|0'] = base + extra
             continue
         cells[f'{model}|clean|0'] = base + extra
@@ -202,8 +206,9 @@ def main() -> None:
     def write(runs: Dict[str, Any]) -> None:
         summary = summarize(runs)
         save_json({'test': summary, 'commands': cmds,
-                   'note': 'LightGCN uses only the target graph, so its '
-                   'value is the same at every ratio (the floor).'},
+                   'note': 'LightGCN and most-popular use only the target '
+                   'graph, so their value is the same at every ratio (the '
+                   'floors).'},
                   json_path)
         plot(summary, png_path, f'Robustness on {name}')
         with open(os.path.join(args.out, f'robustness_{name}.md'), 'w') as f:
