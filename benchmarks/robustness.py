@@ -194,17 +194,19 @@ def main() -> None:
     runs_path = os.path.join(args.out, 'runs', f'robustness_{name}')
     json_path = os.path.join(args.out, f'robustness_{name}.json')
     png_path = os.path.join(args.out, f'robustness_{name}.png')
-    # Runs accumulate over invocations: keep every command that added some.
-    cmds: List[str] = []
-    if os.path.exists(json_path):
-        with open(json_path) as f:
-            old = json.load(f)
-        cmds = old.get('commands') or [old['command']]
-    if command_line() not in cmds:
-        cmds.append(command_line())
+    def commands() -> List[str]:
+        # Runs accumulate over invocations (some at the same time): keep
+        # every command that added some, as written by now plus this one.
+        cmds: List[str] = []
+        if os.path.exists(json_path):
+            with open(json_path) as f:
+                old = json.load(f)
+            cmds = old.get('commands') or [old['command']]
+        return cmds + [c for c in [command_line()] if c not in cmds]
 
     def write(runs: Dict[str, Any]) -> None:
         summary = summarize(runs)
+        cmds = commands()
         save_json({'test': summary, 'commands': cmds,
                    'note': 'LightGCN and most-popular use only the target '
                    'graph, so their value is the same at every ratio (the '
