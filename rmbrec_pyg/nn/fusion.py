@@ -41,6 +41,8 @@ class AdaptiveFusion(Module):
         self.behaviors: List[str] = list(behaviors)
         self.register_buffer('prior', prior)
         self.gate = Parameter(prior.log().clone(), requires_grad=learn)
+        # Frozen uniform weights are exactly the plain mean over behaviors.
+        self.constant_mean = not learn and bool((prior == prior[0]).all())
 
     def reset_parameters(self) -> None:
         with torch.no_grad():

@@ -139,8 +139,6 @@ class Trainer:
             self.fusion = AdaptiveFusion(
                 self.behaviors, self.fusion_prior(),
                 learn=self.fusion_cfg.gate == 'learned').to(self.device)
-            prior = self.fusion.prior
-            self._uniform_prior = bool((prior == prior[0]).all())
         params = [p for p in self.encoder.parameters() if p.requires_grad]
         params += [p for p in self.regularizers.parameters()
                    if p.requires_grad]
@@ -210,8 +208,7 @@ class Trainer:
         plain mean: without adaptive fusion, and with computed
         (``gate='prior'``) weights that are uniform, so that adaptive fusion
         over equally aligned behaviors trains exactly as equal fusion."""
-        if self.fusion is None or (not self.fusion.gate.requires_grad and
-                                   self._uniform_prior):
+        if self.fusion is None or self.fusion.constant_mean:
             return None
         return self.fusion.weights()
 
@@ -520,17 +517,7 @@ class Trainer:
                 score = valid.get(monitor, -math.inf)
                 if score > self.best['score']:
                     improved = True
-                    self.best = {'epoch': epoch, 'score': score,
-                                 'valid': valid, 'test': res.get('test', {}),
-                                 'valid_groups': res.get('val_groups'),
-                                 'test_groups': res.get('test_groups')}
-                    if self.fusion is not None and \
-                            self.fusion_cfg.calibrate:
-                        self.best_state = {
-                            k: v.detach().clone() for k, v in
-                            self.encoder.state_dict().items()}
-                        self.best_state['__gate'] = \
-                            self.fusion.gate.detach().clone()
+                    self._record_best(epoch, res)
                 row['eval_s'] = time.perf_counter() - t1
             self.epoch = epoch
             if self.world_size > 1:  # all ranks follow rank 0's early stop
@@ -559,17 +546,23 @@ class Trainer:
         adaptive fusion, keeps it for :meth:`calibrate`. Returns
         :meth:`metrics`."""
         self.encoder.load_state_dict(state['encoder'])
-        res = self.evaluate(('val', 'test'))
-        self.best = {'epoch': int(state.get('epoch', -1)),
-                     'score': res['val'].get(self.config.monitor, -math.inf),
-                     'valid': res['val'], 'test': res['test'],
-                     'valid_groups': res['val_groups'],
-                     'test_groups': res['test_groups']}
-        if self.fusion is not None:
+        self._record_best(int(state.get('epoch', -1)),
+                          self.evaluate(('val', 'test')))
+        return self.metrics()
+
+    def _record_best(self, epoch: int, res: Dict[str, Any]) -> None:
+        # The current model, evaluated as :obj:`res`, becomes the best one;
+        # with adaptive calibration its state is kept for calibrate().
+        valid = res.get('val', {})
+        self.best = {'epoch': epoch,
+                     'score': valid.get(self.config.monitor, -math.inf),
+                     'valid': valid, 'test': res.get('test', {}),
+                     'valid_groups': res.get('val_groups'),
+                     'test_groups': res.get('test_groups')}
+        if self.fusion is not None and self.fusion_cfg.calibrate:
             self.best_state = {k: v.detach().clone() for k, v in
                                self.encoder.state_dict().items()}
             self.best_state['__gate'] = self.fusion.gate.detach().clone()
-        return self.metrics()
 
     def calibrate(self) -> None:
         r"""Chooses, on validation only, how much of the target tower to mix
