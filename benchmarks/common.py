@@ -112,14 +112,16 @@ def reuse_runs(cells: Dict[str, List[str]],
                         raise RuntimeError(
                             f'{name}: {ckpt} gives {key} {k} '
                             f'{plain[key][k]} but its run reported {v}')
+            origin = os.path.relpath(src, ROOT)
             res.update(m)
-            res.update({'variant': name, 'seed': seed,
-                        'reused_from': os.path.relpath(src, ROOT)})
-            if calibrate:
+            res.update({'variant': name, 'seed': seed})
+            if calibrate:  # the metrics are this cell's, not the source's
                 res['overrides'] = list(overrides) + [f'trainer.seed={seed}']
-                res['calibrated_from'] = res.pop('reused_from')
+                res['calibrated_from'] = origin
+            else:
+                res['reused_from'] = origin
             save_json(res, path)
-            print(f"== {name}/seed={seed}: from {os.path.relpath(src, ROOT)}"
+            print(f"== {name}/seed={seed}: from {origin}"
                   f"{' (+ calibration)' if calibrate else ''}", flush=True)
 
 

@@ -102,11 +102,16 @@ def summarize(runs: Dict[str, Any]) -> Dict[str, Any]:
             e['fusion_alpha'] = [r.get('fusion_alpha') for r in rs]
             e['demote_aux'] = [r.get('demote_aux') for r in rs]
         e['best_epochs'] = [r['best_epoch'] for r in rs]
-        for key in ('reused_from', 'calibrated_from'):
-            if any(key in r for r in rs):
-                e[key] = sorted({os.path.dirname(r[key]) if key ==
-                                 'reused_from' else r[key].rsplit('__', 1)[0]
-                                 for r in rs if key in r})
+        # Where reused cells came from: the benchmark's run folder, or for
+        # calibrated ones the source variant itself (without the seed).
+        reused = {os.path.dirname(r['reused_from']) for r in rs
+                  if 'reused_from' in r}
+        calibrated = {r['calibrated_from'].rsplit('__', 1)[0] for r in rs
+                      if 'calibrated_from' in r}
+        if reused:
+            e['reused_from'] = sorted(reused)
+        if calibrated:
+            e['calibrated_from'] = sorted(calibrated)
         out.setdefault(scen, {})[variant] = e
     return out
 
