@@ -63,3 +63,40 @@ def test_calibrated_reuse_equals_a_real_adaptive_run(tmp_path):
     assert got['demote_aux'] == real['demote_aux']
     assert got['test'] == pytest.approx(real['test'], abs=1e-6)
     assert got['fusion_weights'] == pytest.approx(real['fusion_weights'])
+
+
+def test_robustness_summary_and_report(tmp_path):
+    # The figure and table of the robustness study come from this summary:
+    # means over seeds, drops against each model's own clean graph, floors
+    # for target-only models, and where reused cells came from.
+    import robustness
+
+    def run(variant, hr, reused=None):
+        res = {'variant': variant, 'test': {'HR@10': hr}}
+        if reused:
+            res['reused_from'] = reused
+        return res
+
+    runs = {'a': run('rmbrec|clean|0', 0.09, 'x/acc/rmbrec__seed=1.json'),
+            'b': run('rmbrec|clean|0', 0.11),
+            'c': run('rmbrec|remove|0.1', 0.099),
+            'd': run('rmbrec|add|0.5', 0.055),
+            'e': run('rmbrec|add|0.5', 0.065),
+            'f': run('lightgcn|clean|0', 0.02)}
+    s = robustness.summarize(runs)
+    assert s['rmbrec']['clean']['0']['HR@10'] == pytest.approx(0.10)
+    assert s['rmbrec']['clean']['0']['seeds'] == 2
+    assert s['rmbrec']['clean']['0']['reused_from'] == ['x/acc']
+    assert s['rmbrec']['add']['0.5']['relative_drop'] == pytest.approx(0.4)
+    assert s['rmbrec']['remove']['0.1']['std'] == 0.0
+    assert s['lightgcn']['clean']['0']['relative_drop'] == 0.0
+
+    md = robustness.markdown(s, 'toy', ['python benchmarks/robustness.py'])
+    rows = [line for line in md.splitlines() if line.startswith('| rmbrec')]
+    assert rows == ['| rmbrec | clean | 0.1000 | 0.0141 | 0.0 % | 2 |',
+                    '| rmbrec | remove 0.1 | 0.0990 | 0.0000 | 1.0 % | 1 |',
+                    '| rmbrec | add 0.5 | 0.0600 | 0.0071 | 40.0 % | 2 |']
+    assert 'rmbrec|clean|0: x/acc' in md
+    png = tmp_path / 'fig.png'
+    robustness.plot(s, str(png), 'toy')
+    assert png.stat().st_size > 0
