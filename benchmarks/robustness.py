@@ -6,9 +6,11 @@ multi-behavior model (no RRM/ORM) and target-only LightGCN (the floor).
         --ratios 0.1,0.3,0.5 --seeds 2
     python benchmarks/robustness.py --synthetic --ratios 0.1,0.3,0.5 --seeds 2
 
-Writes ``benchmarks/results/robustness_<dataset>.json`` and a PNG plot like
-Fig. 3 (absolute HR@10 and relative drop against the ratio, removal on the
-left, addition on the right). Finished runs are kept and skipped on rerun.
+Writes ``benchmarks/results/robustness_<dataset>.{json,md}``, a PNG plot like
+Fig. 3 (absolute test HR@10 on the left, relative drop against the clean
+graph on the right; removal at negative ratios, addition at positive ones)
+and the same for NDCG@10 like Fig. 5 (``..._ndcg.png``). Finished runs are
+kept and skipped on rerun.
 """
 import argparse
 import json
@@ -30,6 +32,7 @@ MODELS = {
 # Models that use only the target graph, which is never perturbed: one
 # clean cell each, drawn as a floor.
 TARGET_ONLY = ('lightgcn', 'most_popular')
+METRICS = ('HR@10', 'NDCG@10')
 
 
 # Cells of the taobao-noview grid that other benchmarks already trained with
@@ -117,26 +120,30 @@ def plot(summary: Dict[str, Any], path: str, title: str,
     plt.close(fig)
 
 
-def markdown(summary: Dict[str, Any], name: str, cmds: List[str],
-             metric: str = 'HR@10') -> str:
+def markdown(summaries: Dict[str, Dict[str, Any]], name: str,
+             cmds: List[str]) -> str:
+    r"""The report: one table per metric (:obj:`summaries` maps a metric
+    to its :func:`summarize` output), then the reused cells."""
     lines = [f'# Robustness on `{name}`', '',
              'Commands (each skips the runs already in `results/runs/`):', '']
     lines += [f'    {c}' for c in cmds]
-    lines += ['',
-             f'Test {metric} (mean over seeds) and relative drop against the '
-             'clean graph; "remove r" / "add r": a share r of every '
-             'auxiliary behavior\'s edges removed / random edges added.',
-             '', '| model | setting | ' + metric + ' | std | drop | seeds |',
-             '|---|---|---|---|---|---|']
-    for model, modes in summary.items():
-        for mode in ('clean', 'remove', 'add'):
-            for r, e in sorted(modes.get(mode, {}).items(),
-                               key=lambda kv: float(kv[0])):
-                label = 'clean' if mode == 'clean' else f'{mode} {r}'
-                lines.append(f"| {model} | {label} | {e[metric]:.4f} | "
-                             f"{e['std']:.4f} | "
-                             f"{100 * e.get('relative_drop', 0.0):.1f} % | "
-                             f"{e['seeds']} |")
+    lines += ['', 'Test metric (mean over seeds) and relative drop against '
+              'the clean graph; "remove r" / "add r": a share r of every '
+              'auxiliary behavior\'s edges removed / random edges added.']
+    for metric, summary in summaries.items():
+        lines += ['', f'| model | setting | {metric} | std | drop | seeds |',
+                  '|---|---|---|---|---|---|']
+        for model, modes in summary.items():
+            for mode in ('clean', 'remove', 'add'):
+                for r, e in sorted(modes.get(mode, {}).items(),
+                                   key=lambda kv: float(kv[0])):
+                    label = 'clean' if mode == 'clean' else f'{mode} {r}'
+                    lines.append(
+                        f"| {model} | {label} | {e[metric]:.4f} | "
+                        f"{e['std']:.4f} | "
+                        f"{100 * e.get('relative_drop', 0.0):.1f} % | "
+                        f"{e['seeds']} |")
+    summary = next(iter(summaries.values()))
     reused = sorted({f'{m}|{mode}|{r}: {src}' for m, modes in summary.items()
                      for mode, rs in modes.items() for r, e in rs.items()
                      for src in e.get('reused_from', [])})
@@ -205,16 +212,21 @@ def main() -> None:
         return cmds + [c for c in [command_line()] if c not in cmds]
 
     def write(runs: Dict[str, Any]) -> None:
-        summary = summarize(runs)
+        # HR@10 as in the paper's Fig. 3, NDCG@10 as in its Fig. 5.
+        summaries = {m: summarize(runs, m) for m in METRICS}
         cmds = commands()
-        save_json({'test': summary, 'commands': cmds,
+        save_json({'test': summaries['HR@10'],
+                   'test_NDCG@10': summaries['NDCG@10'], 'commands': cmds,
                    'note': 'LightGCN and most-popular use only the target '
                    'graph, so their value is the same at every ratio (the '
                    'floors).'},
                   json_path)
-        plot(summary, png_path, f'Robustness on {name}')
+        for metric, summary in summaries.items():
+            suffix = '' if metric == 'HR@10' else '_ndcg'
+            plot(summary, png_path.replace('.png', f'{suffix}.png'),
+                 f'Robustness on {name} ({metric})', metric)
         with open(os.path.join(args.out, f'robustness_{name}.md'), 'w') as f:
-            f.write(markdown(summary, name, cmds))
+            f.write(markdown(summaries, name, cmds))
 
     reuse_runs(cells, REUSE.get(name, {}), seeds, runs_path, args.out,
                args.work_dir)
