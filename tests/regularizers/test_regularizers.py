@@ -51,7 +51,7 @@ def test_rrm_symmetric_matches_formula():
         logits = t @ a.t() / 0.07
         total += 0.5 * (F.cross_entropy(logits, labels) +
                         F.cross_entropy(logits.t(), labels))
-    assert rrm(inp).item() == pytest.approx(float(total), rel=1e-5)
+    assert rrm(inp).item() == pytest.approx(total.item(), rel=1e-5)
 
 
 def test_rrm_prefers_aligned_views():
