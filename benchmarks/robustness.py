@@ -188,10 +188,9 @@ def main() -> None:
     cells: Dict[str, List[str]] = {}
     for model in args.models.split(','):
         extra = MODELS[model]
-        if model in TARGET_ONLY:  # the target graph is never perturbed
-            cells[f'{model}|clean|0'] = base + extra
-            continue
         cells[f'{model}|clean|0'] = base + extra
+        if model in TARGET_ONLY:  # the target graph is never perturbed
+            continue
         for mode in args.modes.split(','):
             for r in ratios:
                 # The perturbation seed is fixed per cell; model seeds vary.
@@ -200,7 +199,7 @@ def main() -> None:
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     runs_path = os.path.join(args.out, 'runs', f'robustness_{name}')
     json_path = os.path.join(args.out, f'robustness_{name}.json')
-    png_path = os.path.join(args.out, f'robustness_{name}.png')
+
     def commands() -> List[str]:
         # Runs accumulate over invocations (some at the same time): keep
         # every command that added some, as written by now plus this one.
@@ -209,7 +208,8 @@ def main() -> None:
             with open(json_path) as f:
                 old = json.load(f)
             cmds = old.get('commands') or [old['command']]
-        return cmds + [c for c in [command_line()] if c not in cmds]
+        cmd = command_line()
+        return cmds if cmd in cmds else cmds + [cmd]
 
     def write(runs: Dict[str, Any]) -> None:
         # HR@10 as in the paper's Fig. 3, NDCG@10 as in its Fig. 5.
@@ -223,7 +223,8 @@ def main() -> None:
                   json_path)
         for metric, summary in summaries.items():
             suffix = '' if metric == 'HR@10' else '_ndcg'
-            plot(summary, png_path.replace('.png', f'{suffix}.png'),
+            plot(summary, os.path.join(args.out,
+                                       f'robustness_{name}{suffix}.png'),
                  f'Robustness on {name} ({metric})', metric)
         with open(os.path.join(args.out, f'robustness_{name}.md'), 'w') as f:
             f.write(markdown(summaries, name, cmds))
