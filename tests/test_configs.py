@@ -7,6 +7,7 @@ from omegaconf import OmegaConf
 from rmbrec_pyg.cli import config_dir
 from rmbrec_pyg.cli.compose import compose_config, evaluate, run
 from rmbrec_pyg.cli.train import build_regularizers
+from rmbrec_pyg.data.errors import ConfigError
 from rmbrec_pyg.regularizers import ORM, RRM
 
 CONF = config_dir()
@@ -107,3 +108,6 @@ def test_most_popular_baseline_in_process(tmp_path):
                    'data.num_items=80'], out_dir=str(tmp_path))
     assert metrics['best_epoch'] == 0 and 0 < metrics['test']['HR@20'] <= 1
     assert 'test_groups' in metrics
+    # It has no Trainer, so no checkpoint to evaluate either.
+    with pytest.raises(ConfigError, match='not trained'):
+        evaluate(['ablation=most_popular'], str(tmp_path / 'best.pt'))

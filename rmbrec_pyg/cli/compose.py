@@ -46,9 +46,6 @@ def evaluate(overrides: Sequence[str], checkpoint: str,
     from rmbrec_pyg.cli.train import build_trainer
     from rmbrec_pyg.train.checkpoint import load
     trainer = build_trainer(compose_config(overrides), out=None)
-    if isinstance(trainer, dict):
-        raise ValueError('a non-trained baseline has no checkpoint to '
-                         'evaluate')
     metrics = trainer.adopt(load(checkpoint, map_location=trainer.device))
     if calibrate:
         if trainer.fusion is None:

@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 import warnings
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple
 
 import hydra
 import torch
@@ -122,12 +122,10 @@ def evaluate_baseline(name: str, data: Any, trainer_cfg: TrainerConfig,
     return metrics
 
 
-def build_trainer(cfg: DictConfig, out: Optional[str] = None
-                  ) -> Union[Trainer, Dict[str, Any]]:
-    r"""Builds data, encoder, regularizers and the :class:`Trainer` from
-    :obj:`cfg` (seeded, nothing trained). A non-trained baseline
-    (``baseline=most_popular``) is scored at once and its metrics are
-    returned instead. :obj:`out` is the run dir (``None``: write nothing)."""
+def _configs(cfg: DictConfig) -> Tuple[TrainerConfig, LossConfig,
+                                       OptimConfig, FusionConfig]:
+    r"""Validates the structured config groups, then sets threads, joins a
+    distributed group (under ``torchrun``) and seeds everything."""
     trainer_cfg = TrainerConfig(**_plain(cfg.trainer))
     loss_cfg = LossConfig(**_plain(cfg.loss))
     optim_cfg = OptimConfig(**_plain(cfg.optim))
@@ -138,7 +136,13 @@ def build_trainer(cfg: DictConfig, out: Optional[str] = None
         torch.set_num_threads(trainer_cfg.num_threads)
     init_distributed(trainer_cfg)
     seed_everything(trainer_cfg.seed)
+    return trainer_cfg, loss_cfg, optim_cfg, fusion_cfg
 
+
+def load_data(cfg: DictConfig) -> Tuple[Any, Any, List[str]]:
+    r"""Instantiates ``cfg.data`` and checks ``cfg.behaviors`` against it.
+    Returns the dataset, its graph and the behaviors to use (all of the
+    dataset's when ``behaviors`` is unset)."""
     try:
         dataset = instantiate(cfg.data)
     except Exception as e:
@@ -156,8 +160,19 @@ def build_trainer(cfg: DictConfig, out: Optional[str] = None
     if str(data.target) not in behaviors:
         raise ConfigError(f"'behaviors' {behaviors} must include the target "
                           f"'{data.target}'")
+    return dataset, data, behaviors
+
+
+def build_trainer(cfg: DictConfig, out: Optional[str] = None) -> Trainer:
+    r"""Builds data, encoder, regularizers and the :class:`Trainer` from
+    :obj:`cfg` (seeded, nothing trained). :obj:`out` is the run dir
+    (``None``: write nothing). A non-trained baseline
+    (``baseline=most_popular``) has no trainer: :func:`train` scores it."""
     if cfg.get('baseline'):
-        return evaluate_baseline(str(cfg.baseline), data, trainer_cfg, out)
+        raise ConfigError(f"baseline={cfg.baseline} is not trained and has "
+                          'no Trainer; run it with train()')
+    trainer_cfg, loss_cfg, optim_cfg, fusion_cfg = _configs(cfg)
+    dataset, data, behaviors = load_data(cfg)
     regularizers = build_regularizers(cfg)
     if len(behaviors) == 1:
         regularizers = {}  # nothing to align with a single behavior
@@ -183,9 +198,11 @@ def train(cfg: DictConfig) -> Dict[str, Any]:
     (e.g. on a config from :func:`hydra.compose`)."""
     out = output_dir(cfg)
     os.makedirs(out, exist_ok=True)
+    if cfg.get('baseline'):  # scored at once, nothing to train
+        trainer_cfg = _configs(cfg)[0]
+        return evaluate_baseline(str(cfg.baseline), load_data(cfg)[1],
+                                 trainer_cfg, out)
     trainer = build_trainer(cfg, out)
-    if not isinstance(trainer, Trainer):  # a non-trained baseline
-        return trainer
     trainer_cfg = trainer.config
     log.info('device: %s, run dir: %s', trainer.device, out)
     metrics = trainer.fit()
