@@ -6,7 +6,7 @@ from omegaconf import OmegaConf
 
 from rmbrec_pyg.cli import config_dir
 from rmbrec_pyg.cli.compose import compose_config, evaluate, run
-from rmbrec_pyg.cli.train import build_regularizers
+from rmbrec_pyg.cli.builders import build_regularizers
 from rmbrec_pyg.data.errors import ConfigError
 from rmbrec_pyg.regularizers import ORM, RRM
 

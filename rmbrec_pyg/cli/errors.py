@@ -1,10 +1,11 @@
 import sys
 from typing import Callable, NoReturn, TypeVar
 
-from rmbrec_pyg.data.errors import ConfigError, DatasetFormatError
+from rmbrec_pyg.data.errors import (CheckpointError, ConfigError,
+                                    DatasetFormatError)
 
 T = TypeVar('T')
-USER_ERRORS = (DatasetFormatError, ConfigError)
+USER_ERRORS = (DatasetFormatError, ConfigError, CheckpointError)
 
 
 def fail(prog: str, message: str) -> NoReturn:

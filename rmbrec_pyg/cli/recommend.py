@@ -17,10 +17,10 @@ import torch
 from rmbrec_pyg.cli.errors import report_user_errors
 from rmbrec_pyg.cli.kv import parse_kv
 from rmbrec_pyg.data.errors import ConfigError, DatasetFormatError
-from rmbrec_pyg.data.hetero import edge_index_dict_of, edge_type
-from rmbrec_pyg.evaluation import ExclusionIndex, topk_items
+from rmbrec_pyg.data.hetero import edge_index_dict_of
+from rmbrec_pyg.evaluation import Evaluator, topk_items
 from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
-from rmbrec_pyg.train.checkpoint import load
+from rmbrec_pyg.train.checkpoint import load_checkpoint
 
 
 def read_users(path: str, num_users: int) -> torch.Tensor:
@@ -50,36 +50,36 @@ def recommend(checkpoint: str, k: int, output: str,
     from omegaconf import OmegaConf
     if k <= 0:
         raise ConfigError(f"'k' needs to be a positive integer (got {k})")
-    if not os.path.isfile(checkpoint):
-        raise ConfigError(f"checkpoint '{checkpoint}' does not exist")
+    state = load_checkpoint(checkpoint)
     cfg_path = os.path.join(os.path.dirname(os.path.abspath(checkpoint)),
                             'config_resolved.yaml')
-    if not os.path.isfile(cfg_path):
+    if state.get('run_config') is not None:
+        cfg = OmegaConf.create(state['run_config'])
+    elif os.path.isfile(cfg_path):
+        cfg = OmegaConf.load(cfg_path)
+    else:
         raise ConfigError(f"no config_resolved.yaml next to '{checkpoint}': "
                           f'pass a checkpoint from an rmbrec-train run dir')
-    cfg = OmegaConf.load(cfg_path)
-    state = load(checkpoint)
     data = instantiate(cfg.data)[0]
-    enc = MultiBehaviorEncoder(**state['config'])
+    enc = MultiBehaviorEncoder.from_config(state['config'])
     enc.load_state_dict(state['encoder'])
     enc.eval()
+    dev = torch.device(device)
     edges = edge_index_dict_of(data)
     adj = enc.build_adjacency({b: edges[b] for b in enc.behaviors},
                               enc.num_users, enc.num_items,
-                              device=torch.device(device))
-    enc.to(device)
-    weights = state.get('fusion_weights')
+                              backend=enc.sparse_backend, device=dev)
+    enc.to(dev)
     with torch.no_grad():
-        zu, zi = enc.get_embedding(
-            adj, None if weights is None else torch.tensor(weights,
-                                                           device=device))
-    target = state['target']
-    exclude = ExclusionIndex(data[edge_type(target)].edge_index,
-                             enc.num_users).to(torch.device(device))
+        zu, zi = enc.get_embedding(adj)
+    # The same masking and ranking options as the evaluation of the run.
+    evaluator = Evaluator(data, device=dev)
+    demote = (evaluator.demote_index() if state.get('ranking', {}).get(
+        'demote_aux') else None)
     users = (read_users(users_file, enc.num_users) if users_file else
              torch.arange(enc.num_users))
-    items, scores = topk_items(zu, zi, users.to(device), k, exclude,
-                               batch_size)
+    items, scores = topk_items(zu, zi, users.to(dev), k, evaluator.exclude,
+                               batch_size, demote=demote)
     items, scores = items.cpu(), scores.cpu()
     kk = items.size(1)
     user_col = (users + 1).repeat_interleave(kk)

@@ -5,12 +5,13 @@ from rmbrec_pyg.data.dataset import (BaseMultiBehaviorDataset,
                                      MultiBehaviorDataset, load_folder)
 from rmbrec_pyg.data.synthetic import (SyntheticMultiBehaviorDataset,
                                        generate_multi_behavior)
-from rmbrec_pyg.data.stats import BehaviorStats, compute_stats
+from rmbrec_pyg.data.stats import (BehaviorStats, compute_stats,
+                                   training_bar)
 
 __all__ = [
     'ConfigError', 'DatasetFormatError', 'build_hetero_data',
     'edge_index_dict_of', 'edge_type', 'rev_edge_type',
     'BaseMultiBehaviorDataset', 'MultiBehaviorDataset', 'load_folder',
     'SyntheticMultiBehaviorDataset', 'generate_multi_behavior',
-    'BehaviorStats', 'compute_stats'
+    'BehaviorStats', 'compute_stats', 'training_bar'
 ]

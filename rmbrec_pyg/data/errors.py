@@ -25,3 +25,9 @@ class DatasetFormatError(ValueError):
 class ConfigError(ValueError):
     r"""Raised when a configuration value is invalid (negative weights,
     unknown modes, :obj:`k <= 0`, ...)."""
+
+
+class CheckpointError(ValueError):
+    r"""Raised when a checkpoint file cannot be loaded safely: missing,
+    corrupt, or holding anything but tensors, numbers, strings and plain
+    containers (a pickle that would run code is refused, never run)."""

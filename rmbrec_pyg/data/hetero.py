@@ -19,6 +19,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from rmbrec_pyg.data.errors import DatasetFormatError
+from rmbrec_pyg.utils.keys import pair_keys
 
 ArrayLike = Union[np.ndarray, Tensor]
 EdgeType = tuple
@@ -38,10 +39,6 @@ def rev_edge_type(behavior: str) -> EdgeType:
 def _as_long(x: ArrayLike) -> Tensor:
     t = torch.as_tensor(np.asarray(x) if not isinstance(x, Tensor) else x)
     return t.to(torch.long).reshape(2, -1).contiguous()
-
-
-def _pair_keys(index: Tensor, num_items: int) -> Tensor:
-    return index[0] * num_items + index[1]
 
 
 def build_hetero_data(num_users: int, num_items: int,
@@ -78,7 +75,7 @@ def build_hetero_data(num_users: int, num_items: int,
         index = _as_long(edges[b])
         data[edge_type(b)].edge_index = index
         data[rev_edge_type(b)].edge_index = index.flip([0])
-    train_keys = _pair_keys(data[edge_type(target)].edge_index, num_items)
+    train_keys = pair_keys(data[edge_type(target)].edge_index, num_items)
     for name, split in (('val', val), ('test', test)):
         if split is None:
             continue
@@ -89,7 +86,7 @@ def build_hetero_data(num_users: int, num_items: int,
                 raise DatasetFormatError(
                     source, f'{name} pairs out of range: expected users '
                     f'0..{num_users - 1} and items 0..{num_items - 1}')
-            overlap = int(torch.isin(_pair_keys(index, num_items),
+            overlap = int(torch.isin(pair_keys(index, num_items),
                                      train_keys).sum())
             if overlap > 0:
                 warnings.warn(

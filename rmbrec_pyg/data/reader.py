@@ -15,6 +15,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from rmbrec_pyg.data.errors import DatasetFormatError
+from rmbrec_pyg.utils.keys import pair_keys
 
 SPLIT_NAMES = ('validation', 'test')
 RESERVED_NAMES = {'count', 'all', 'train', *SPLIT_NAMES}
@@ -141,7 +142,7 @@ def read_pairs(path: str, num_users: int, num_items: int,
         raise _locate_bad_line(path, text, num_users, num_items)
     arr = arr - 1
     if deduplicate:
-        key = arr[0] * num_items + arr[1]
+        key = pair_keys(arr, num_items)
         uniq, first = np.unique(key, return_index=True)
         if uniq.size < key.size:
             warnings.warn(f'{path}: dropped {key.size - uniq.size} duplicate '

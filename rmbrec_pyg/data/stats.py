@@ -1,13 +1,14 @@
 r"""Behavioral Alignment Ratio (BAR) and Direct Target (DT) ratio
 (paper Eq. 11 and Table 1)."""
 from dataclasses import dataclass, field
-from typing import Dict
+from typing import Dict, Optional, Sequence
 
 import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from rmbrec_pyg.data.hetero import behaviors_of, edge_type, target_of
+from rmbrec_pyg.utils.keys import pair_keys
 
 
 @dataclass
@@ -45,23 +46,39 @@ def all_target_pairs(data: HeteroData) -> Tensor:
         if name in store:
             parts.append(store[name])
     index = torch.cat(parts, dim=1)
-    return torch.unique(index[0] * data['item'].num_nodes + index[1])
+    return torch.unique(pair_keys(index, int(data['item'].num_nodes)))
+
+
+def _seen_under(data: HeteroData, keys: Tensor,
+                behaviors: Sequence[str]) -> Dict[str, Tensor]:
+    # For every auxiliary behavior, which of the target pair keys it holds.
+    num_items = int(data['item'].num_nodes)
+    target = target_of(data)
+    return {b: torch.isin(keys, pair_keys(data[edge_type(b)].edge_index,
+                                          num_items))
+            for b in behaviors if b != target}
 
 
 def behavior_alignment(data: HeteroData) -> Dict[str, Tensor]:
     r"""For each auxiliary behavior :math:`b`, a boolean mask over
     :func:`all_target_pairs` that says which target pairs are also seen
     under :math:`b`."""
-    target = target_of(data)
-    keys = all_target_pairs(data)
-    num_items = data['item'].num_nodes
-    out = {}
-    for b in behaviors_of(data):
-        if b == target:
-            continue
-        index = data[edge_type(b)].edge_index
-        out[b] = torch.isin(keys, index[0] * num_items + index[1])
-    return out
+    return _seen_under(data, all_target_pairs(data), behaviors_of(data))
+
+
+def training_bar(data: HeteroData,
+                 behaviors: Optional[Sequence[str]] = None
+                 ) -> Dict[str, float]:
+    r"""The BAR of every behavior on the *training* target pairs only (the
+    target itself counts 1), in the order of :obj:`behaviors` (default: the
+    data's). What a model may use without looking at held-out pairs."""
+    behaviors = list(behaviors or behaviors_of(data))
+    index = data[edge_type(target_of(data))].edge_index
+    keys = pair_keys(index, int(data['item'].num_nodes))
+    seen = _seen_under(data, keys, behaviors)
+    return {b: 1.0 if b not in seen else
+            (float(seen[b].float().mean()) if keys.numel() else 0.0)
+            for b in behaviors}
 
 
 def compute_stats(data: HeteroData) -> BehaviorStats:

@@ -32,6 +32,7 @@ from torch_geometric.data import HeteroData
 from rmbrec_pyg.data.dataset import BaseMultiBehaviorDataset
 from rmbrec_pyg.data.errors import ConfigError
 from rmbrec_pyg.data.hetero import build_hetero_data
+from rmbrec_pyg.utils.keys import keys_to_pairs, pair_keys
 
 DEFAULT_AUX: Dict[str, Dict[str, float]] = {
     'view': {'bar': 0.6, 'volume': 12.0, 'noise': 0.3},
@@ -133,7 +134,7 @@ def generate_multi_behavior(
     direct_p = torch.full((all_target.size(1), ), float(heldout_direct))
     direct_p[:n_train] = direct_target
     is_direct = torch.rand(direct_p.shape, generator=gen) < direct_p
-    target_keys = all_target[0] * num_items + all_target[1]
+    target_keys = pair_keys(all_target, num_items)
 
     edges: Dict[str, Tensor] = {}
     keep_share = 1.0 - direct_target
@@ -166,11 +167,11 @@ def generate_multi_behavior(
             k_extra, dim=1).indices
         for cand, cnt in ((pref, n_pref), (rand, n_noise)):
             pairs = _first_k_per_row(cand, cnt)
-            keys = pairs[0] * num_items + pairs[1]
+            keys = pair_keys(pairs, num_items)
             parts.append(pairs[:, ~torch.isin(keys, target_keys)])
         index = torch.cat(parts, dim=1)
-        keys = torch.unique(index[0] * num_items + index[1])
-        edges[name] = torch.stack([keys // num_items, keys % num_items])
+        edges[name] = keys_to_pairs(torch.unique(pair_keys(index, num_items)),
+                                    num_items)
     edges[target] = train
     return build_hetero_data(num_users, num_items, edges, target, val=val,
                              test=test, source='<synthetic>')
@@ -203,8 +204,6 @@ class SyntheticMultiBehaviorDataset(BaseMultiBehaviorDataset):
         self.set_graph(data)
 
 
-
-
 #: Sizes of the full Taobao dataset of the paper (Table 4).
 TAOBAO_SIZE: Dict[str, Any] = {
     'num_users': 48749, 'num_items': 39493,
@@ -226,7 +225,7 @@ def random_multi_behavior(num_users: int, num_items: int,
         keys = torch.unique(torch.randint(total, (int(count * 1.02) + 16, ),
                                           generator=gen))
         keys = keys[torch.randperm(keys.numel(), generator=gen)[:count]]
-        out[b] = torch.stack([keys // num_items, keys % num_items])
+        out[b] = keys_to_pairs(keys, num_items)
     if target not in out:
         raise ConfigError(f"target '{target}' not among {list(edges)}")
     rows = torch.arange(num_users)

@@ -14,6 +14,8 @@ except ImportError:  # pragma: no cover - depends on the environment
     SparseTensor = None  # type: ignore
     HAS_TORCH_SPARSE = False
 
+#: The sparse formats :func:`normalized_adjacency` can build.
+SPARSE_BACKENDS = ('torch', 'torch_sparse')
 
 def normalized_adjacency(edge_index: Tensor, num_users: int, num_items: int,
                          eps: float = 1e-7, backend: str = 'torch',
@@ -39,8 +41,8 @@ def normalized_adjacency(edge_index: Tensor, num_users: int, num_items: int,
             :class:`torch_sparse.SparseTensor`). (default: :obj:`'torch'`)
         device (torch.device, optional): Where to build it.
     """
-    if backend not in ('torch', 'torch_sparse'):
-        raise ValueError(f"'backend' must be 'torch' or 'torch_sparse' in "
+    if backend not in SPARSE_BACKENDS:
+        raise ValueError(f"'backend' must be one of {SPARSE_BACKENDS} in "
                          f"'normalized_adjacency' (got {backend!r})")
     if backend == 'torch_sparse' and not HAS_TORCH_SPARSE:
         raise ImportError("backend='torch_sparse' needs the optional "
@@ -68,8 +70,8 @@ def normalized_adjacency(edge_index: Tensor, num_users: int, num_items: int,
 
 def _mm(adj: Tensor, x: Tensor) -> Tensor:
     # On CPU, the row-parallel "spmm_reduce" kernel behind
-    # torch.sparse.mm(csr, x, 'sum') is ~1.7x faster than the generic
-    # addmm path of ``adj @ x`` (measured on Taobao's cart graph).
+    # torch.sparse.mm(csr, x, 'sum') beats the generic addmm path of
+    # ``adj @ x`` (see benchmarks/README.md).
     if adj.layout == torch.sparse_csr and adj.device.type == 'cpu':
         return torch.sparse.mm(adj, x, 'sum')
     return adj @ x
@@ -101,7 +103,7 @@ class _SpMMNormalize(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, adj: Tensor, x: Tensor, eps: float) -> Tensor:
         h = _mm(adj, x)
-        # One reduction pass, no [N, F] temporary (3x faster than h * h).
+        # One reduction pass, no [N, F] temporary.
         inv = torch.linalg.vector_norm(h, dim=-1, keepdim=True).clamp_min_(
             eps).reciprocal_()
         h.mul_(inv)
@@ -120,8 +122,7 @@ class _SpMMNormalize(torch.autograd.Function):
 def spmm_normalize(adj: Any, x: Tensor, eps: float = 1e-12) -> Tensor:
     r"""Computes :math:`\mathrm{normalize}(\hat{A} X)` (row-wise L2) for a
     symmetric torch sparse :math:`\hat{A}` in one autograd node, with a
-    hand-written backward that allocates little (about 1.4x faster than
-    :func:`symmetric_spmm` followed by a normalisation on 2 CPU cores).
+    hand-written backward that allocates little.
     Not twice differentiable; use the unfused path for double backward."""
     if HAS_TORCH_SPARSE and isinstance(adj, SparseTensor):
         h = adj @ x

@@ -4,6 +4,8 @@ from typing import Dict, List, Mapping, Optional, Tuple
 import torch
 from torch import Tensor
 
+from rmbrec_pyg.utils.keys import keys_to_pairs, pair_keys
+
 
 class BehaviorSampler:
     r"""Draws, for a batch of users and every behavior, one positive item
@@ -42,20 +44,15 @@ class BehaviorSampler:
         all_keys = []
         for b, index in edge_index_dict.items():
             index = index.cpu()
-            keys = torch.unique(index[0] * num_items + index[1])  # sorted
+            keys = torch.unique(pair_keys(index, num_items))  # sorted
             self.keys[b] = keys
             all_keys.append(keys)
-            user = keys // num_items
-            self.col[b] = keys % num_items
+            user, self.col[b] = keys_to_pairs(keys, num_items)
             self.rowptr[b] = torch.cat([
                 torch.zeros(1, dtype=torch.long),
                 torch.bincount(user, minlength=num_users).cumsum(0)
             ])
         self.all_keys = torch.unique(torch.cat(all_keys))
-
-    def degree(self, behavior: str, users: Tensor) -> Tensor:
-        rowptr = self.rowptr[behavior]
-        return rowptr[users + 1] - rowptr[users]
 
     def _contains(self, keys: Tensor, query: Tensor) -> Tensor:
         pos = torch.searchsorted(keys, query).clamp(max=keys.numel() - 1)
@@ -85,7 +82,7 @@ class BehaviorSampler:
                               else torch.zeros_like(idx), 0)
             keys = self.all_keys if self.negatives == 'all' else self.keys[b]
             neg = torch.randint(self.num_items, (n, ), generator=g)
-            bad = self._contains(keys, users * self.num_items + neg)
+            bad = self._contains(keys, pair_keys((users, neg), self.num_items))
             rest = bad.nonzero().view(-1)
             tries = 0
             while rest.numel() > 0 and tries < 100:
@@ -93,7 +90,7 @@ class BehaviorSampler:
                                      generator=g)
                 neg[rest] = draw
                 still = self._contains(
-                    keys, users[rest] * self.num_items + draw)
+                    keys, pair_keys((users[rest], draw), self.num_items))
                 rest = rest[still]
                 tries += 1
             pos_cols.append(pos)

@@ -8,6 +8,7 @@ from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 
 from rmbrec_pyg.data.hetero import edge_type, rev_edge_type
+from rmbrec_pyg.utils.keys import keys_to_pairs, pair_keys
 
 
 class PerturbAuxiliaryEdges(BaseTransform):
@@ -64,7 +65,7 @@ class PerturbAuxiliaryEdges(BaseTransform):
         store = data[edge_type(data.target)]
         held = [store[k] for k in ('val_edge_label_index',
                                    'test_edge_label_index') if k in store]
-        held_keys = (torch.cat([h[0] * ni + h[1] for h in held])
+        held_keys = (torch.cat([pair_keys(h, ni) for h in held])
                      if held else torch.zeros(0, dtype=torch.long))
         for b in self.targets(data):
             index = data[edge_type(b)].edge_index
@@ -82,7 +83,7 @@ class PerturbAuxiliaryEdges(BaseTransform):
     def _random_pairs(self, index: Tensor, held_keys: Tensor, nu: int,
                       ni: int, gen: torch.Generator) -> Tensor:
         count = int(round(self.ratio * index.size(1)))
-        forbidden = torch.cat([index[0] * ni + index[1], held_keys])
+        forbidden = torch.cat([pair_keys(index, ni), held_keys])
         if count > nu * ni - torch.unique(forbidden).numel():
             raise ValueError(f'cannot add {count} new edges: the graph is '
                              f'too dense')
@@ -99,7 +100,7 @@ class PerturbAuxiliaryEdges(BaseTransform):
                                    0, inv, torch.arange(draw.numel()), 'amin')
             draw = draw[torch.sort(first).values]
             out = torch.cat([out, draw])[:count]
-        return torch.stack([out // ni, out % ni])
+        return keys_to_pairs(out, ni)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(ratio={self.ratio}, '

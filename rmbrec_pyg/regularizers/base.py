@@ -25,8 +25,6 @@ class RegularizerInput:
             gradients (IRMv2).
         missing (str): How rows without a positive enter the losses
             (``'mask'`` or ``'filler'``).
-        item_emb (Tensor, optional): :obj:`[M, B, F]` embeddings of the
-            batch's positive items.
         behavior_weights (Tensor, optional): :obj:`[B]` weights summing to
             one (adaptive fusion); terms then weight behaviors accordingly,
             uniform weights giving the unweighted term.
@@ -39,7 +37,6 @@ class RegularizerInput:
     behaviors: List[str]
     params: List[Tensor] = field(default_factory=list)
     missing: str = 'mask'
-    item_emb: Optional[Tensor] = None
     behavior_weights: Optional[Tensor] = None
 
     def relative_weights(self, indices: List[int]) -> Optional[Tensor]:

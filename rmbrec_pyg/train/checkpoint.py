@@ -1,29 +1,133 @@
-r"""Atomic checkpoints: written to a temporary file in the same folder and
-renamed into place, so a kill never leaves a half-written file."""
+r"""Checkpoints: written atomically (a kill never leaves a half-written
+file) and loaded safely (:func:`torch.load` with ``weights_only=True``: a
+checkpoint holds only tensors, numbers, strings and plain containers, and a
+file that would run code while unpickling is refused before anything runs).
+
+A run dir holds ``last.pt`` (everything needed to resume) and ``best.pt``
+(the selected model: encoder weights and configuration, its metrics and
+ranking options, and the run's configuration as plain data)."""
 import os
-import tempfile
-from typing import Any, Dict
+import pickle
+from typing import Any, Dict, Optional
 
 import torch
 
+from rmbrec_pyg.data.errors import CheckpointError
+from rmbrec_pyg.utils.io import atomic_write
 
-def save_atomic(obj: Dict[str, Any], path: str) -> None:
-    r"""Saves :obj:`obj` with :func:`torch.save` to a temporary file next to
-    :obj:`path`, flushes it to disk and renames it over :obj:`path`."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix='.pt', dir=folder)
+
+def save_checkpoint(state: Dict[str, Any], path: str) -> None:
+    r"""Saves :obj:`state` with :func:`torch.save`, atomically."""
+    atomic_write(path, lambda f: torch.save(state, f), binary=True)
+
+
+def load_checkpoint(path: str, map_location: Any = 'cpu') -> Dict[str, Any]:
+    r"""Loads a checkpoint with ``weights_only=True``. Raises
+    :class:`~rmbrec_pyg.data.errors.CheckpointError` (one line naming the
+    file) if it is missing, corrupt or not plain data."""
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint '{path}' does not exist")
     try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        state = torch.load(path, map_location=map_location,
+                           weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ''
+        raise CheckpointError(
+            f"{path}: refused to load: the file holds more than tensors and "
+            f"plain data, and unpickling it could run code ({first[:160]})")
+    except (RuntimeError, EOFError, OSError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ''
+        raise CheckpointError(f'{path}: not a readable checkpoint '
+                              f'({type(e).__name__}: {first[:160]})')
+    if not isinstance(state, dict):
+        raise CheckpointError(f'{path}: expected a dict of checkpoint '
+                              f'entries, got {type(state).__name__}')
+    return state
 
 
-def load(path: str, map_location: Any = 'cpu') -> Dict[str, Any]:
-    return torch.load(path, map_location=map_location, weights_only=False)
+class RunCheckpoints:
+    r"""The checkpoints of one run dir: ``last.pt`` after every epoch and
+    ``best.pt`` when the monitored metric improves.
+
+    Args:
+        out_dir (str, optional): The run dir (:obj:`None`: nothing is
+            written or read).
+        enabled (bool): Write checkpoints at all. (default: :obj:`True`)
+    """
+    def __init__(self, out_dir: Optional[str], enabled: bool = True) -> None:
+        self.out_dir = out_dir
+        self.enabled = enabled and out_dir is not None
+
+    def path(self, name: str) -> Optional[str]:
+        return None if self.out_dir is None else os.path.join(
+            self.out_dir, name)
+
+    def save(self, last: Dict[str, Any],
+             best: Optional[Dict[str, Any]] = None) -> None:
+        r"""Writes ``last.pt`` and, when given, ``best.pt``."""
+        if not self.enabled:
+            return
+        save_checkpoint(last, self.path('last.pt'))  # type: ignore[arg-type]
+        if best is not None:
+            self.save_best(best)
+
+    def save_best(self, best: Dict[str, Any]) -> None:
+        if self.enabled:
+            save_checkpoint(best, self.path('best.pt'))  # type: ignore
+
+    def load(self, name: str, map_location: Any = 'cpu'
+             ) -> Optional[Dict[str, Any]]:
+        r"""``name`` of this run dir, or :obj:`None` if there is none."""
+        path = self.path(name)
+        if path is None or not os.path.exists(path):
+            return None
+        return load_checkpoint(path, map_location)
+
+
+def training_state(trainer: Any) -> Dict[str, Any]:
+    r"""What ``last.pt`` holds: everything a :class:`~rmbrec_pyg.train.
+    Trainer` needs to resume and end as an uninterrupted run would."""
+    return {'encoder': trainer.encoder.state_dict(),
+            'regularizers': trainer.objective.regularizers.state_dict(),
+            'optimizer': trainer.optimizer.state_dict(),
+            'generator': trainer.generator.get_state(),
+            'torch_rng': torch.get_rng_state(), 'epoch': trainer.epoch,
+            'best': trainer.best, 'history': trainer.history}
+
+
+def restore_training_state(trainer: Any, state: Dict[str, Any]) -> None:
+    r"""Puts a :func:`training_state` back into :obj:`trainer`."""
+    trainer.encoder.load_state_dict(state['encoder'])
+    trainer.objective.regularizers.load_state_dict(state['regularizers'])
+    trainer.optimizer.load_state_dict(state['optimizer'])
+    trainer.generator.set_state(state['generator'])
+    torch.set_rng_state(state['torch_rng'])
+    trainer.epoch = int(state['epoch'])
+    trainer.best = state['best']
+    trainer.writer.history = list(state['history'])
+
+
+def best_model_state(trainer: Any) -> Dict[str, Any]:
+    r"""What ``best.pt`` holds: the selected model (encoder weights, fusion
+    included, and its configuration), its metrics, its ranking options and
+    the run's configuration, all plain data."""
+    return {'encoder': trainer.encoder.state_dict(), 'epoch': trainer.epoch,
+            'best': trainer.best, 'config': trainer.encoder.config(),
+            'target': str(trainer.data.target),
+            'ranking': {'demote_aux': bool(trainer.best.get('demote_aux'))},
+            'run_config': trainer.run_config}
+
+
+def load_encoder_state(encoder: Any, state: Dict[str, Any]) -> None:
+    r"""Loads an encoder state dict. A *computed* fusion (weights from the
+    training BAR, nothing learned) may be missing from it: such an encoder
+    trains exactly as one without fusion, so a run of one can be scored as
+    the other."""
+    missing, unexpected = encoder.load_state_dict(state, strict=False)
+    fusion = getattr(encoder, 'fusion', None)
+    computed = fusion is not None and not fusion.learn
+    bad = [k for k in missing if not (computed and k.startswith('fusion.'))]
+    if bad or unexpected:
+        raise CheckpointError(
+            f'the checkpoint does not fit the encoder: missing {bad}, '
+            f'unexpected {list(unexpected)}')

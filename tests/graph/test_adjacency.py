@@ -3,7 +3,7 @@ import torch
 
 from rmbrec_pyg.graph import (HAS_TORCH_SPARSE, normalized_adjacency,
                               spmm_normalize, symmetric_spmm)
-from rmbrec_pyg.nn.encoder import l2_normalize
+from rmbrec_pyg.nn.behavior_conv import l2_normalize
 
 
 def _dense(index, nu, ni, eps=1e-7):

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from rmbrec_pyg.data import SyntheticMultiBehaviorDataset
+from rmbrec_pyg.data import SyntheticMultiBehaviorDataset, training_bar
 from rmbrec_pyg.evaluation import aux_evidence_mask, group_metrics
 from rmbrec_pyg.nn import AdaptiveFusion, MostPopular, MultiBehaviorEncoder
 from rmbrec_pyg.regularizers import ORM, RRM
@@ -51,7 +51,9 @@ def test_adaptive_trainer_switches_off_misaligned(tmp_path):
                  TrainerConfig(max_epochs=3, batch_size=100, progress=False),
                  out_dir=str(tmp_path),
                  fusion=FusionConfig(mode='adaptive', gate='learned'))
-    assert tr.training_bar()[0] < 0.05 and tr.training_bar()[2] == 1.0
+    bar = training_bar(data)
+    assert bar['click'] < 0.05 and bar['buy'] == 1.0
+    assert tr.encoder.fusion is not None  # the encoder owns the fusion
     metrics = tr.fit()
     w = metrics['fusion_weights']
     assert w['click'] < 0.02 and w['cart'] > 0.2
@@ -82,8 +84,8 @@ def test_prior_gate_is_computed_and_exact_mean_when_uniform():
     # One auxiliary behavior: the relative-BAR prior is uniform, so
     # computed weights must train exactly as equal fusion.
     mean, adaptive = _adaptive_vs_mean(data, ['cart', 'buy'], 'prior')
-    assert not adaptive.fusion.gate.requires_grad
-    assert all(p is not adaptive.fusion.gate for g in
+    assert not adaptive.encoder.fusion.gate.requires_grad
+    assert all(p is not adaptive.encoder.fusion.gate for g in
                adaptive.optimizer.param_groups for p in g['params'])
     for a, b in zip(mean.history, adaptive.history):
         assert a['loss_main'] == b['loss_main']
@@ -91,8 +93,8 @@ def test_prior_gate_is_computed_and_exact_mean_when_uniform():
     assert 'loss_gate' not in adaptive.history[0]
     # Three behaviors with different BAR: weights stay at the prior.
     _, adaptive = _adaptive_vs_mean(data, list(data.behaviors), 'prior')
-    w = adaptive.fusion.weights().detach()
-    assert torch.allclose(w, adaptive.fusion.prior)
+    w = adaptive.encoder.fusion.weights().detach()
+    assert torch.allclose(w, adaptive.encoder.fusion.prior)
     assert w[0] != w[1]
 
 

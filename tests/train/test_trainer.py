@@ -9,7 +9,7 @@ from rmbrec_pyg.nn import MultiBehaviorEncoder
 from rmbrec_pyg.regularizers import ORM, RRM
 from rmbrec_pyg.train import (LossConfig, Trainer, TrainerConfig,
                               seed_everything)
-from rmbrec_pyg.train.checkpoint import load
+from rmbrec_pyg.train.checkpoint import load_checkpoint as load
 
 SMALL = dict(num_users=400, num_items=250, target_per_user=6.0)
 

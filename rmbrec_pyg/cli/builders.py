@@ -1,0 +1,193 @@
+r"""From a composed Hydra config to the objects of a run: the structured
+schemas (registered here, so that a wrong type fails at composition), the
+dataset, the encoder with its fusion, the regularizers and the
+:class:`~rmbrec_pyg.train.Trainer`. Every entry point (the CLI, the Python
+API of :mod:`rmbrec_pyg.cli.compose`, the benchmarks) builds through
+these functions."""
+import logging
+import os
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.config_store import ConfigStore
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from rmbrec_pyg.cli import config_dir
+from rmbrec_pyg.data.errors import ConfigError
+from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
+from rmbrec_pyg.nn.fusion import AdaptiveFusion
+from rmbrec_pyg.regularizers.base import Regularizer
+from rmbrec_pyg.train import distributed
+from rmbrec_pyg.train.config import (FusionConfig, LossConfig, OptimConfig,
+                                     TrainerConfig)
+from rmbrec_pyg.train.runtime import seed_everything
+from rmbrec_pyg.train.trainer import Trainer
+
+log = logging.getLogger('rmbrec_pyg')
+
+cs = ConfigStore.instance()
+cs.store(group='trainer', name='base_trainer', node=TrainerConfig)
+cs.store(group='loss', name='base_loss', node=LossConfig)
+cs.store(group='optim', name='base_optim', node=OptimConfig)
+cs.store(group='fusion', name='base_fusion', node=FusionConfig)
+
+
+def compose_config(overrides: Sequence[str] = (),
+                   out_dir: Optional[str] = None) -> DictConfig:
+    r"""Returns the composed config for :obj:`overrides` (as on the
+    command line), with :obj:`out_dir` set as the run dir."""
+    with initialize_config_dir(config_dir=config_dir(), version_base='1.3'):
+        cfg = compose(config_name='config', overrides=list(overrides))
+    if out_dir is not None:
+        with open_dict(cfg):
+            cfg.out_dir = out_dir
+    return cfg
+
+
+def output_dir(cfg: DictConfig) -> str:
+    r"""The run dir: Hydra's under ``@hydra.main``, else ``cfg.out_dir``
+    (default: the working directory)."""
+    from hydra.core.hydra_config import HydraConfig
+    if HydraConfig.initialized():
+        return HydraConfig.get().runtime.output_dir
+    return str(cfg.get('out_dir') or os.getcwd())
+
+
+def plain(node: Any) -> Any:
+    r"""A config node as plain Python data (interpolations resolved)."""
+    return OmegaConf.to_container(node, resolve=True)
+
+
+def configs(cfg: DictConfig) -> Tuple[TrainerConfig, LossConfig,
+                                      OptimConfig, FusionConfig]:
+    r"""Validates the structured config groups, then sets threads, joins a
+    distributed group (under ``torchrun``) and seeds everything."""
+    trainer_cfg = TrainerConfig(**plain(cfg.trainer))
+    loss_cfg = LossConfig(**plain(cfg.loss))
+    optim_cfg = OptimConfig(**plain(cfg.optim))
+    fusion_cfg = FusionConfig(**plain(cfg.fusion))
+    for c in (trainer_cfg, loss_cfg, optim_cfg, fusion_cfg):
+        c.validate()
+    if trainer_cfg.num_threads > 0:
+        torch.set_num_threads(trainer_cfg.num_threads)
+    trainer_cfg.device = distributed.init_process_group(trainer_cfg.device)
+    seed_everything(trainer_cfg.seed)
+    return trainer_cfg, loss_cfg, optim_cfg, fusion_cfg
+
+
+def build_regularizers(cfg: DictConfig) -> Dict[str, Regularizer]:
+    r"""Instantiates every ``_target_`` node of ``cfg.regularizer``."""
+    out: Dict[str, Regularizer] = {}
+    for name, node in (cfg.get('regularizer') or {}).items():
+        if isinstance(node, DictConfig) and '_target_' in node:
+            log.debug('instantiating regularizer %s <%s>', name,
+                      node._target_)
+            try:
+                term = instantiate(node)
+            except Exception as e:  # Hydra wraps the constructor's error
+                cause = e.__cause__ or e
+                if isinstance(cause, ValueError):
+                    raise ConfigError(f'regularizer.{name}: {cause}')
+                raise
+            if not isinstance(term, Regularizer):
+                raise ConfigError(
+                    f'regularizer.{name}: {node._target_} is not a '
+                    f'rmbrec_pyg.regularizers.Regularizer')
+            out[str(name)] = term
+    return out
+
+
+def load_data(cfg: DictConfig) -> Tuple[Any, Any, List[str]]:
+    r"""Instantiates ``cfg.data`` and checks ``cfg.behaviors`` against it.
+    Returns the dataset, its graph and the behaviors to use (all of the
+    dataset's when ``behaviors`` is unset)."""
+    try:
+        dataset = instantiate(cfg.data)
+    except Exception as e:
+        cause = e.__cause__ or e
+        if isinstance(cause, ValueError):
+            raise cause
+        raise
+    data = dataset[0]
+    available = list(data.behaviors)
+    behaviors: List[str] = list(cfg.get('behaviors') or available)
+    unknown = [b for b in behaviors if b not in available]
+    if unknown:
+        raise ConfigError(f"'behaviors' {unknown} not in the dataset's "
+                          f'behaviors {available}')
+    if str(data.target) not in behaviors:
+        raise ConfigError(f"'behaviors' {behaviors} must include the target "
+                          f"'{data.target}'")
+    return dataset, data, behaviors
+
+
+def build_encoder(cfg: DictConfig, data: Any, behaviors: List[str],
+                  fusion: FusionConfig) -> MultiBehaviorEncoder:
+    r"""The encoder of ``cfg.encoder`` over :obj:`behaviors`, with an
+    :class:`~rmbrec_pyg.nn.AdaptiveFusion` from the training BAR when
+    ``fusion.mode='adaptive'``."""
+    encoder = instantiate(cfg.encoder, num_users=int(data['user'].num_nodes),
+                          num_items=int(data['item'].num_nodes),
+                          behaviors=behaviors, _convert_='all')
+    if fusion.mode == 'adaptive':
+        encoder.fusion = AdaptiveFusion.from_data(
+            data, behaviors, fusion.prior_power,
+            learn=fusion.gate == 'learned')
+    return encoder
+
+
+def build_trainer(cfg: DictConfig, out: Optional[str] = None) -> Trainer:
+    r"""Builds data, encoder, regularizers and the :class:`Trainer` from
+    :obj:`cfg` (seeded, nothing trained). :obj:`out` is the run dir
+    (:obj:`None`: write nothing). A non-trained baseline
+    (``baseline=most_popular``) has no trainer (see :func:`score_baseline`).
+    """
+    if cfg.get('baseline'):
+        raise ConfigError(f"baseline={cfg.baseline} is not trained and has "
+                          'no Trainer; run it with train()')
+    trainer_cfg, loss_cfg, optim_cfg, fusion_cfg = configs(cfg)
+    dataset, data, behaviors = load_data(cfg)
+    regularizers = build_regularizers(cfg)
+    if len(behaviors) == 1:
+        regularizers = {}  # nothing to align with a single behavior
+    encoder = build_encoder(cfg, data, behaviors, fusion_cfg)
+    log.info('data: %s', dataset)
+    log.info('model: %s', encoder)
+    for name, term in regularizers.items():
+        log.info('regularizer %s: %s', name, term)
+    if int(os.environ.get('RANK', '0')) == 0 and out is not None:
+        with open(os.path.join(out, 'config_resolved.yaml'), 'w') as f:
+            f.write(OmegaConf.to_yaml(cfg, resolve=True))
+    return Trainer(data, encoder, regularizers, trainer_cfg, loss_cfg,
+                   optim_cfg, out_dir=out, fusion=fusion_cfg,
+                   run_config=plain(cfg))
+
+
+def score_baseline(cfg: DictConfig, out: Optional[str]) -> Dict[str, Any]:
+    r"""Scores a non-trained baseline (``baseline=most_popular``) with the
+    same evaluation as the trained models and writes ``metrics.json``."""
+    from rmbrec_pyg.data.hetero import edge_type
+    from rmbrec_pyg.evaluation import Evaluator
+    from rmbrec_pyg.nn.popularity import MostPopular
+    from rmbrec_pyg.utils.io import write_json
+    name = str(cfg.baseline)
+    if name != 'most_popular':
+        raise ConfigError(f"'baseline' must be 'most_popular' or null (got "
+                          f'{name!r})')
+    trainer_cfg = configs(cfg)[0]
+    data = load_data(cfg)[1]
+    store = data[edge_type(str(data.target))]
+    zu, zi = MostPopular(store.edge_index, int(data['user'].num_nodes),
+                         int(data['item'].num_nodes)).get_embedding()
+    res = Evaluator(data, trainer_cfg.ks, trainer_cfg.eval_batch_size,
+                    precision='fp32', candidates=0)(zu, zi)
+    metrics = {'best_epoch': 0, 'valid': res['val'], 'test': res['test'],
+               'valid_groups': res['val_groups'],
+               'test_groups': res['test_groups']}
+    if out is not None:
+        write_json(os.path.join(out, 'metrics.json'), metrics)
+    print(f"{name}: test HR@10 {metrics['test']['HR@10']:.4f} NDCG@10 "
+          f"{metrics['test']['NDCG@10']:.4f}", flush=True)
+    return metrics

@@ -1,0 +1,95 @@
+r"""Data-parallel training under ``torchrun``: every rank draws the same
+global batch and the same triples (shared generator), keeps its share, and
+:class:`~torch.nn.parallel.DistributedDataParallel` averages the gradients.
+Rank 0 evaluates, logs and writes; the others follow its early stopping."""
+import logging
+import os
+from typing import Any, List, Sequence, Tuple
+
+import torch
+import torch.distributed as dist
+from torch import Tensor
+from torch.nn import Module
+from torch.nn.parallel import DistributedDataParallel
+
+log = logging.getLogger('rmbrec_pyg')
+
+# Objects whose C++ teardown must wait for the process to end (see
+# :func:`finish`).
+_KEEP_UNTIL_EXIT: List[Any] = []
+
+
+def init_process_group(device: str) -> str:
+    r"""Under ``torchrun`` (``WORLD_SIZE > 1``), joins the process group:
+    ``nccl`` with one GPU per rank when CUDA is used, ``gloo`` on CPU.
+    Returns the device this rank should use."""
+    world = int(os.environ.get('WORLD_SIZE', '1'))
+    if world <= 1 or dist.is_initialized():
+        return device
+    use_cuda = torch.cuda.is_available() and device != 'cpu'
+    if use_cuda:
+        local = int(os.environ.get('LOCAL_RANK', '0'))
+        torch.cuda.set_device(local)
+        device = f'cuda:{local}'
+    dist.init_process_group('nccl' if use_cuda else 'gloo')
+    log.info('distributed: rank %d of %d (%s)', dist.get_rank(), world,
+             dist.get_backend())
+    return device
+
+
+def rank_and_world() -> Tuple[int, int]:
+    r"""This process's rank and the world size (0 and 1 without a process
+    group)."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def wrap(module: Module, device: torch.device) -> Module:
+    r"""The module wrapped in DDP inside a process group, else itself."""
+    if rank_and_world()[1] == 1:
+        return module
+    return DistributedDataParallel(
+        module, device_ids=([device.index] if device.type == 'cuda'
+                            else None))
+
+
+def shard(tensors: Sequence[Tensor], rank: int, world: int
+          ) -> Tuple[Tensor, ...]:
+    r"""This rank's contiguous share of every tensor's rows."""
+    if world == 1:
+        return tuple(tensors)
+    part = torch.arange(tensors[0].size(0)).tensor_split(world)[rank]
+    return tuple(t[part] for t in tensors)
+
+
+def mean_over_ranks(x: Tensor) -> Tensor:
+    r"""The mean of :obj:`x` over ranks (in place)."""
+    if rank_and_world()[1] > 1:
+        dist.all_reduce(x)
+        x /= dist.get_world_size()
+    return x
+
+
+def from_rank0(value: int) -> int:
+    r"""Rank 0's :obj:`value` on every rank."""
+    if rank_and_world()[1] == 1:
+        return value
+    t = torch.tensor([value])
+    dist.broadcast(t, src=0)
+    return int(t)
+
+
+def finish(*keep: Any) -> None:
+    r"""Ends the process group: every rank waits for rank 0's evaluation
+    and writing (a rank that leaves early can leave the others hanging at
+    exit, pytorch/pytorch#75097), then the group is destroyed. :obj:`keep`
+    (e.g. the trainer with its DDP wrapper and gloo objects) is held until
+    the process exits: freeing it earlier ran gloo's C++ teardown, which
+    could block on a peer that had already exited; the console entry point
+    leaves with :func:`os._exit` for the same reason."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    dist.barrier()
+    dist.destroy_process_group()
+    _KEEP_UNTIL_EXIT.extend(keep)

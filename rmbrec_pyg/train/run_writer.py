@@ -1,0 +1,195 @@
+r"""Everything a run writes about itself, behind one small interface: a
+:class:`RunLogger` receives every epoch's row and the final metrics. The
+built-in loggers write ``metrics.csv``, ``metrics.json``, TensorBoard
+scalars (when installed), the console line and the plots; another tracker
+plugs in as one more :class:`RunLogger`."""
+import csv
+import logging
+import os
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+from rmbrec_pyg.utils.io import atomic_write, write_json
+
+log = logging.getLogger('rmbrec_pyg')
+
+Row = Dict[str, float]
+
+
+class RunLogger:
+    r"""The interface of a run tracker. Every method is optional."""
+    def log_epoch(self, row: Row, history: List[Row],
+                  improved: bool) -> None:
+        r"""Called after every epoch with its row (``epoch``, ``train_s``,
+        ``loss_<term>``, ``valid_<metric>``, ...) and all rows so far."""
+
+    def log_metrics(self, metrics: Dict[str, Any]) -> None:
+        r"""Called with the run's current metrics (after every epoch and
+        once more at the end)."""
+
+    def close(self, history: List[Row]) -> None:
+        r"""Called once when training ends."""
+
+
+class CSVLogger(RunLogger):
+    r"""``metrics.csv``: one row per epoch with every loss term and metric
+    (rewritten atomically, so it always matches ``last.pt``)."""
+    def __init__(self, out_dir: str) -> None:
+        self.path = os.path.join(out_dir, 'metrics.csv')
+
+    def log_epoch(self, row: Row, history: List[Row],
+                  improved: bool) -> None:
+        keys: List[str] = []
+        for r in history:
+            keys += [k for k in r if k not in keys]
+
+        def write(f: Any) -> None:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(history)
+        atomic_write(self.path, write)
+
+
+class JSONLogger(RunLogger):
+    r"""``metrics.json``: the metrics of the selected model."""
+    def __init__(self, out_dir: str) -> None:
+        self.path = os.path.join(out_dir, 'metrics.json')
+
+    def log_metrics(self, metrics: Dict[str, Any]) -> None:
+        write_json(self.path, metrics)
+
+
+class TensorBoardLogger(RunLogger):
+    r"""Per-epoch scalars under ``tensorboard/`` (needs the optional
+    ``tensorboard`` package: :meth:`create` returns :obj:`None` without
+    it)."""
+    def __init__(self, writer: Any) -> None:
+        self.writer = writer
+
+    @classmethod
+    def create(cls, out_dir: str) -> Optional['TensorBoardLogger']:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            return None
+        return cls(SummaryWriter(os.path.join(out_dir, 'tensorboard')))
+
+    def log_epoch(self, row: Row, history: List[Row],
+                  improved: bool) -> None:
+        step = int(row['epoch'])
+        for key, value in row.items():
+            if key != 'epoch':
+                self.writer.add_scalar(key.replace('_', '/', 1), value, step)
+        self.writer.flush()
+
+    def close(self, history: List[Row]) -> None:
+        self.writer.close()
+
+
+class ConsoleLogger(RunLogger):
+    r"""One log line per epoch: time, loss terms (with the regularizers'
+    weighted values), per-behavior BPR and the monitored metric.
+
+    Args:
+        behaviors (Sequence[str]): Behavior names.
+        weights (Mapping[str, float]): Each regularizer's weight.
+        monitor (str): The monitored validation metric.
+    """
+    def __init__(self, behaviors: Sequence[str], weights: Mapping[str, float],
+                 monitor: str) -> None:
+        self.behaviors = list(behaviors)
+        self.weights = dict(weights)
+        self.monitor = monitor
+
+    def format(self, row: Row, improved: bool) -> str:
+        parts = [f"epoch {int(row['epoch']):3d}", f"{row['train_s']:.1f}s"]
+        for name in ['total', 'main', 'reg'] + list(self.weights):
+            key = f'loss_{name}'
+            if key in row:
+                txt = f'{name} {row[key]:.4f}'
+                if name in self.weights:
+                    w = self.weights[name]
+                    txt += f' (x{w:g}={w * row[key]:.4f})'
+                parts.append(txt)
+        parts.append('bpr ' + '/'.join(
+            f"{row[f'loss_bpr_{b}']:.3f}" for b in self.behaviors))
+        metric = f'valid_{self.monitor}'
+        if metric in row:
+            parts.append(f'{metric} {row[metric]:.4f}' +
+                         (' *' if improved else ''))
+        return ' | '.join(parts)
+
+    def log_epoch(self, row: Row, history: List[Row],
+                  improved: bool) -> None:
+        log.info(self.format(row, improved))
+
+
+class FusionPlotLogger(RunLogger):
+    r"""``fusion_weights.png``: adaptive fusion's weights per epoch (needs
+    matplotlib)."""
+    def __init__(self, out_dir: str, behaviors: Sequence[str]) -> None:
+        self.path = os.path.join(out_dir, 'fusion_weights.png')
+        self.behaviors = list(behaviors)
+
+    def close(self, history: List[Row]) -> None:
+        if not history or f'w_{self.behaviors[0]}' not in history[0]:
+            return
+        try:
+            import matplotlib
+            matplotlib.use('Agg')
+            import matplotlib.pyplot as plt
+        except ImportError:  # optional extra
+            return
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        epochs = [r['epoch'] for r in history]
+        for b in self.behaviors:
+            ax.plot(epochs, [r[f'w_{b}'] for r in history], label=b)
+        ax.set_xlabel('epoch')
+        ax.set_ylabel('fusion weight')
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(self.path, dpi=110)
+        plt.close(fig)
+
+
+class RunWriter:
+    r"""Keeps the run's per-epoch history and hands every epoch and the
+    metrics to its loggers.
+
+    Args:
+        loggers (Sequence[RunLogger]): The trackers.
+    """
+    def __init__(self, loggers: Sequence[RunLogger] = ()) -> None:
+        self.loggers = list(loggers)
+        self.history: List[Row] = []
+
+    @classmethod
+    def default(cls, out_dir: Optional[str], behaviors: Sequence[str],
+                weights: Mapping[str, float], monitor: str,
+                extra: Sequence[RunLogger] = ()) -> 'RunWriter':
+        r"""The console line, plus, with a run dir, ``metrics.csv``,
+        ``metrics.json``, TensorBoard (when installed) and the plots."""
+        loggers: List[RunLogger] = [ConsoleLogger(behaviors, weights,
+                                                  monitor)]
+        if out_dir is not None:
+            os.makedirs(out_dir, exist_ok=True)
+            loggers += [CSVLogger(out_dir), JSONLogger(out_dir),
+                        FusionPlotLogger(out_dir, behaviors)]
+            tb = TensorBoardLogger.create(out_dir)
+            if tb is not None:
+                loggers.append(tb)
+        return cls(list(loggers) + list(extra))
+
+    def log_epoch(self, row: Row, improved: bool) -> None:
+        self.history.append(row)
+        for logger in self.loggers:
+            logger.log_epoch(row, self.history, improved)
+
+    def log_metrics(self, metrics: Dict[str, Any]) -> None:
+        for logger in self.loggers:
+            logger.log_metrics(metrics)
+
+    def close(self) -> None:
+        for logger in self.loggers:
+            logger.close(self.history)

@@ -1,0 +1,244 @@
+r"""The RMBRec training loop: plain PyTorch, no Hydra."""
+import math
+import time
+from dataclasses import asdict
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+import torch
+from torch import Tensor
+from torch_geometric.data import HeteroData
+from tqdm.auto import tqdm
+
+from rmbrec_pyg.data.errors import ConfigError
+from rmbrec_pyg.data.hetero import edge_index_dict_of
+from rmbrec_pyg.evaluation import SPLITS, Evaluator
+from rmbrec_pyg.graph.sampling import BehaviorSampler
+from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
+from rmbrec_pyg.nn.fusion import AdaptiveFusion
+from rmbrec_pyg.objective import Objective
+from rmbrec_pyg.regularizers.base import Regularizer
+from rmbrec_pyg.train import distributed
+from rmbrec_pyg.train.allocator import retain_freed_memory
+from rmbrec_pyg.train.calibration import Calibration
+from rmbrec_pyg.train.checkpoint import (RunCheckpoints, best_model_state,
+                                         load_encoder_state,
+                                         restore_training_state,
+                                         training_state)
+from rmbrec_pyg.train.config import (FusionConfig, LossConfig, OptimConfig,
+                                     TrainerConfig)
+from rmbrec_pyg.train.epoch_terms import EpochTerms
+from rmbrec_pyg.train.optim import build_optimizer
+from rmbrec_pyg.train.run_writer import RunLogger, RunWriter
+from rmbrec_pyg.train.runtime import resolve_device
+
+
+class Trainer:
+    r"""Trains a :class:`~rmbrec_pyg.nn.MultiBehaviorEncoder` with the
+    RMBRec objective (:class:`~rmbrec_pyg.objective.Objective`).
+
+    Every epoch visits every user once in random mini-batches; each batch
+    propagates all behavior graphs (as the paper and the authors' code do).
+    The validation metric :obj:`config.monitor` drives early stopping and
+    model selection; test metrics are those of the selected model. With
+    ``fusion.mode='adaptive'`` the encoder gets an
+    :class:`~rmbrec_pyg.nn.AdaptiveFusion` built from the training BAR
+    (unless it has one), calibrated on validation after training.
+
+    Args:
+        data (HeteroData): A multi-behavior graph (see
+            :func:`~rmbrec_pyg.data.build_hetero_data`).
+        encoder (MultiBehaviorEncoder): The model.
+        regularizers (Mapping[str, Regularizer], optional): Named plug-in
+            terms of the objective.
+        config (TrainerConfig): Loop and evaluation settings.
+        loss (LossConfig): Loss settings.
+        optim (OptimConfig): Adam settings.
+        out_dir (str, optional): The run dir for ``metrics.json``,
+            ``metrics.csv``, plots and checkpoints. (default: :obj:`None`,
+            nothing is written)
+        fusion (FusionConfig): Behavior fusion settings.
+        run_config (dict, optional): The run's configuration as plain data,
+            stored in ``best.pt``.
+        loggers (Sequence[RunLogger]): More trackers for every epoch.
+    """
+    def __init__(self, data: HeteroData, encoder: MultiBehaviorEncoder,
+                 regularizers: Optional[Mapping[str, Regularizer]] = None,
+                 config: Optional[TrainerConfig] = None,
+                 loss: Optional[LossConfig] = None,
+                 optim: Optional[OptimConfig] = None,
+                 out_dir: Optional[str] = None,
+                 fusion: Optional[FusionConfig] = None,
+                 run_config: Optional[Dict[str, Any]] = None,
+                 loggers: Sequence[RunLogger] = ()) -> None:
+        self.config = cfg = config or TrainerConfig()
+        loss, optim = loss or LossConfig(), optim or OptimConfig()
+        fusion = fusion or FusionConfig()
+        for c in (cfg, loss, optim, fusion):
+            c.validate()
+        self.device = resolve_device(cfg.device)
+        if cfg.retain_freed_memory and self.device.type == 'cpu':
+            retain_freed_memory()
+        self.data, self.run_config = data, run_config
+        self.behaviors: List[str] = list(encoder.behaviors)
+        if fusion.mode == 'adaptive' and encoder.fusion is None:
+            encoder.fusion = AdaptiveFusion.from_data(
+                data, self.behaviors, fusion.prior_power,
+                learn=fusion.gate == 'learned')
+        self.encoder = encoder.to(self.device)
+        self.objective = Objective(
+            self.behaviors, str(data.target), regularizers,
+            gate_strength=fusion.strength, **asdict(loss)).to(self.device)
+        if self.objective.needs_double_backward:
+            self.encoder.fused = False
+        all_edges = edge_index_dict_of(data)
+        edges = {b: all_edges[b] for b in self.behaviors}
+        self.num_users, ni = encoder.num_users, encoder.num_items
+        self.adj = MultiBehaviorEncoder.build_adjacency(
+            edges, self.num_users, ni, backend=encoder.sparse_backend,
+            device=self.device)
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.sampler = BehaviorSampler(edges, self.num_users, ni,
+                                       cfg.negatives, self.generator)
+        self.evaluator = Evaluator(data, cfg.ks, cfg.eval_batch_size,
+                                   cfg.eval_precision, cfg.eval_candidates,
+                                   cfg.eval_clusters, self.device)
+        self.optimizer = build_optimizer(self.encoder, self.objective, optim)
+        self.rank, self.world_size = distributed.rank_and_world()
+        if self.world_size > 1 and cfg.resume:
+            raise ConfigError('trainer.resume is not supported under '
+                              'torchrun yet; resume on one process')
+        self.model = distributed.wrap(self.encoder, self.device)
+        main = self.rank == 0
+        self.checkpoints = RunCheckpoints(out_dir if main else None,
+                                          cfg.checkpoint)
+        self.writer = RunWriter.default(
+            out_dir if main else None, self.behaviors,
+            {k: r.weight for k, r in self.objective.regularizers.items()},
+            cfg.monitor, loggers)
+        self.calibration = (Calibration(fusion.alphas, fusion.demote_aux)
+                            if fusion.calibrate else None)
+        self.epoch = 0
+        self.best: Dict[str, Any] = {'epoch': -1, 'score': -math.inf,
+                                     'valid': {}, 'test': {}}
+
+    @property
+    def history(self) -> List[Dict[str, float]]:
+        return self.writer.history
+
+    def batches(self) -> List[Tensor]:
+        perm = torch.randperm(self.num_users, generator=self.generator)
+        return list(perm.split(self.config.batch_size))
+
+    def step(self, users: Tensor) -> Any:
+        r"""The loss of one batch of users (a CPU tensor): :obj:`(total,
+        terms)`, see :class:`~rmbrec_pyg.objective.Objective`."""
+        batch = (users, *self.sampler.sample(users))
+        batch = distributed.shard(batch, self.rank, self.world_size)
+        users, pos, neg, mask = (t.to(self.device, non_blocking=True)
+                                 for t in batch)
+        return self.objective(self.model, self.adj, users, pos, neg, mask)
+
+    def train_epoch(self, epoch: int) -> Dict[str, float]:
+        r"""One pass over all users; returns the mean of every loss term
+        (raises :class:`~rmbrec_pyg.train.TrainingDivergedError` if one is
+        not finite)."""
+        self.encoder.train()
+        terms = EpochTerms()
+        for users in tqdm(self.batches(), desc=f'epoch {epoch}', leave=False,
+                          unit='batch', disable=not self.config.progress):
+            self.optimizer.zero_grad(set_to_none=True)
+            total, step_terms = self.step(users)
+            total.backward()
+            self.optimizer.step()
+            terms.add(step_terms)
+        return terms.means(epoch)
+
+    @torch.no_grad()
+    def evaluate(self, splits: Sequence[str] = SPLITS,
+                 demote_aux: bool = False) -> Dict[str, Any]:
+        r"""Metrics of the current model on the held-out splits (see
+        :class:`~rmbrec_pyg.evaluation.Evaluator`)."""
+        self.encoder.eval()
+        zu, zi = self.encoder.get_embedding(self.adj)
+        return self.evaluator(zu, zi, splits, demote_aux)
+
+    def state_dict(self) -> Dict[str, Any]:
+        r"""Everything needed to resume (``last.pt``)."""
+        return training_state(self)
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        restore_training_state(self, state)
+
+    def metrics(self) -> Dict[str, Any]:
+        r"""``best_epoch``, ``valid``, ``test``, their groups and any
+        calibrated choices of the selected model."""
+        keys = ('valid_groups', 'test_groups', 'fusion_alpha',
+                'fusion_weights', 'demote_aux')
+        return {'best_epoch': self.best['epoch'], 'valid': self.best['valid'],
+                'test': self.best['test'],
+                **{k: self.best[k] for k in keys
+                   if self.best.get(k) is not None}}
+
+    def fit(self) -> Dict[str, Any]:
+        r"""Trains until :obj:`max_epochs` or early stopping (resuming from
+        ``last.pt`` with :obj:`config.resume`) and returns :meth:`metrics`.
+        """
+        cfg = self.config
+        last = self.checkpoints.load('last.pt', self.device)
+        if cfg.resume and last is not None:
+            self.load_state_dict(last)
+        while self.epoch < cfg.max_epochs:
+            if self.best['epoch'] >= 0 and \
+                    self.epoch - self.best['epoch'] > cfg.patience:
+                break
+            epoch, t0 = self.epoch + 1, time.perf_counter()
+            row: Dict[str, float] = {'epoch': epoch}
+            terms = self.train_epoch(epoch)
+            row['train_s'] = time.perf_counter() - t0
+            row.update({f'loss_{k}': v for k, v in terms.items()})
+            if self.encoder.fusion is not None:
+                row.update({f'w_{b}': v for b, v in
+                            self.encoder.fusion.as_dict().items()})
+            improved = False
+            if self.rank == 0 and (epoch % cfg.eval_every == 0
+                                   or epoch == cfg.max_epochs):
+                t1 = time.perf_counter()
+                res = self.evaluate()
+                row.update({f'valid_{k}': v for k, v in res['val'].items()})
+                if res['val'][cfg.monitor] > self.best['score']:
+                    improved = True
+                    self._record_best(epoch, res)
+                row['eval_s'] = time.perf_counter() - t1
+            self.epoch = epoch
+            self.best['epoch'] = distributed.from_rank0(self.best['epoch'])
+            if self.rank != 0:
+                continue
+            self.writer.log_epoch(row, improved)
+            self.checkpoints.save(self.state_dict(), best_model_state(self)
+                                  if improved else None)
+            self.writer.log_metrics(self.metrics())
+        if self.rank == 0:
+            if self.calibration is not None:
+                self.calibration.run(self)
+            self.writer.log_metrics(self.metrics())
+            self.writer.close()
+        return self.metrics()
+
+    def adopt(self, state: Dict[str, Any]) -> Dict[str, Any]:
+        r"""Takes the encoder of a saved checkpoint (e.g. a run's
+        ``best.pt``) as this trainer's best model: evaluates it and, with
+        adaptive fusion, keeps it for calibration. Returns :meth:`metrics`."""
+        load_encoder_state(self.encoder, state['encoder'])
+        self._record_best(int(state.get('epoch', -1)), self.evaluate())
+        return self.metrics()
+
+    def _record_best(self, epoch: int, res: Dict[str, Any]) -> None:
+        # The current model, evaluated as `res`, becomes the best one.
+        valid = res.get('val', {})
+        self.best = {'epoch': epoch,
+                     'score': valid.get(self.config.monitor, -math.inf),
+                     'valid': valid, 'test': res.get('test', {}),
+                     'valid_groups': res.get('val_groups'),
+                     'test_groups': res.get('test_groups')}
+        if self.calibration is not None and self.encoder.fusion is not None:
+            self.calibration.remember(self.encoder)
