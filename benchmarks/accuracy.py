@@ -12,32 +12,14 @@ beside it. Finished runs are kept and skipped when the script is rerun.
 import argparse
 import os
 import sys
+from typing import Dict, List
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (RESULTS, aggregate, load_runs,  # noqa: E402
-                    run_grid, save_json)
+from common import (RESULTS, aggregate, bench_config,  # noqa: E402
+                    load_runs, run_grid, save_json, write_text)
 
 # Variant name -> overrides on top of the experiment config.
-VARIANTS = {
-    'rmbrec': [],
-    # Not trained: items ranked by their number of training purchases.
-    'most_popular': ['ablation=most_popular'],
-    # Target-only LightGCN learns slowly at lr 1e-3 (up to 200 epochs); it is
-    # validated every 5 epochs to save time (patience stays 20 epochs).
-    'lightgcn': ['ablation=lightgcn', 'trainer.eval_every=5'],
-    # The same with RMBRec's regularisation (Adam weight decay 1e-3, L2 1e-3
-    # on propagated embeddings): shows the collapse of un-normalised layers.
-    'lightgcn_rmbrec_reg': ['ablation=lightgcn', 'trainer.eval_every=5',
-                            'loss=authors', 'optim.weight_decay=1e-3'],
-    'rmbrec_no_rrm': ['ablation=no_rrm'],
-    'rmbrec_no_orm': ['ablation=no_orm'],
-    'rmbrec_plain': ['ablation=plain'],
-    'orm_irm_v1': ['ablation=orm_irm_v1'],
-    'orm_irm_v2': ['ablation=orm_irm_v2'],
-    'rrm_paper': ['ablation=rrm_paper'],
-    'layer_mean': ['ablation=layer_mean'],
-    'paper_text': ['ablation=paper_text'],
-}
+VARIANTS: Dict[str, List[str]] = bench_config('accuracy')['variants']
 
 # Published numbers for the Taobao release without view (NOTES.md).
 PAPER = {
@@ -135,15 +117,15 @@ def main() -> None:
         out['_paper'] = PAPER.get(name, {})
         out['_command'] = cmd
         save_json(out, json_path)
-        with open(os.path.join(args.out, f'accuracy_{name}.md'), 'w') as f:
-            f.write(markdown(name, agg, cmd))
+        write_text(os.path.join(args.out, f'accuracy_{name}.md'),
+                   markdown(name, agg, cmd))
 
     if args.report_only:
         write(load_runs(runs_path))
         return
     run_grid(cells, seeds, runs_path,
-                    os.path.join(args.work_dir, f'accuracy_{name}'),
-                    on_update=write)
+             os.path.join(args.work_dir, f'accuracy_{name}'),
+             on_update=write)
     write(load_runs(runs_path))
     print(open(os.path.join(args.out, f'accuracy_{name}.md')).read())
 

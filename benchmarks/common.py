@@ -1,6 +1,7 @@
-r"""Shared helpers of the benchmark scripts: run (variant, seed) cells
-through the Hydra config, keep every finished run in a JSON file so an
-interrupted benchmark continues where it stopped, and aggregate."""
+r"""Shared helpers of the benchmark scripts: their override lists (from
+``conf/benchmarks/``), run (variant, seed) cells through the Hydra config,
+keep every finished run in a JSON file so an interrupted benchmark continues
+where it stopped, and aggregate."""
 import json
 import os
 import statistics
@@ -8,9 +9,40 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from rmbrec_pyg.utils.io import write_json, write_text
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, 'benchmarks', 'results')
-METRICS = ('HR@10', 'NDCG@10', 'HR@20', 'NDCG@20')
+
+__all__ = ['ROOT', 'RESULTS', 'bench_config', 'load_runs', 'save_json',
+           'write_text', 'run_cell', 'run_grid', 'reuse_runs', 'mean_std',
+           'common_metrics', 'aggregate', 'command_line']
+
+
+def bench_config(name: str) -> Dict[str, Any]:
+    r"""The override lists of a benchmark, ``conf/benchmarks/<name>.yaml``
+    of the project's config folder, as plain data."""
+    from omegaconf import OmegaConf
+
+    from rmbrec_pyg.cli import config_dir
+    path = os.path.join(config_dir(), 'benchmarks', f'{name}.yaml')
+    return OmegaConf.to_container(OmegaConf.load(path))  # type: ignore
+
+
+def mean_std(values: Sequence[float]) -> Tuple[float, float]:
+    r"""The mean and the sample standard deviation (0 for one value): the
+    one aggregate of every benchmark table."""
+    vals = list(values)
+    return (statistics.fmean(vals),
+            statistics.stdev(vals) if len(vals) > 1 else 0.0)
+
+
+def common_metrics(runs: Sequence[Dict[str, Any]], split: str = 'test'
+                   ) -> List[str]:
+    r"""The metric names every run reports for :obj:`split`, in report
+    order (runs of older versions report fewer metrics)."""
+    names = list(runs[0][split]) if runs else []
+    return [m for m in names if all(m in r[split] for r in runs)]
 
 
 def load_runs(folder: str) -> Dict[str, Any]:
@@ -27,11 +59,7 @@ def load_runs(folder: str) -> Dict[str, Any]:
 
 
 def save_json(obj: Any, path: str) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
+    write_json(path, obj)
 
 
 def run_cell(overrides: Sequence[str], out_dir: str) -> Dict[str, Any]:
@@ -136,18 +164,17 @@ def aggregate(runs: Dict[str, Any], split: str = 'test'
         rs = sorted(rs, key=lambda r: r['seed'])
         entry: Dict[str, Any] = {}
         std = {}
-        for m in METRICS:
-            vals = [r[split].get(m, 0.0) for r in rs]
-            entry[m] = statistics.fmean(vals)
-            std[m] = statistics.stdev(vals) if len(vals) > 1 else 0.0
+        metrics = common_metrics(rs, split)
+        for m in metrics:
+            entry[m], std[m] = mean_std([r[split][m] for r in rs])
         entry['std'] = std
-        entry['valid'] = {m: statistics.fmean(r['valid'].get(m, 0.0)
-                                              for r in rs) for m in METRICS}
+        entry['valid'] = {m: mean_std([r['valid'][m] for r in rs])[0]
+                          for m in metrics}
         entry['seeds'] = len(rs)
         entry['seed_list'] = [r['seed'] for r in rs]
         entry['best_epochs'] = [r['best_epoch'] for r in rs]
-        entry['train_seconds'] = statistics.fmean(r['train_seconds']
-                                                  for r in rs)
+        entry['train_seconds'] = mean_std([r['train_seconds']
+                                           for r in rs])[0]
         out[name] = entry
     return out
 

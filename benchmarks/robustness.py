@@ -15,23 +15,20 @@ kept and skipped on rerun.
 import argparse
 import json
 import os
-import statistics
 import sys
 from typing import Any, Dict, List
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (RESULTS, command_line, load_runs,  # noqa: E402
-                    reuse_runs, run_grid, save_json)
+from common import (RESULTS, bench_config, command_line,  # noqa: E402
+                    load_runs, mean_std, reuse_runs, run_grid, save_json,
+                    write_text)
 
-MODELS = {
-    'rmbrec': [],
-    'plain': ['ablation=plain'],
-    'lightgcn': ['ablation=lightgcn'],
-    'most_popular': ['ablation=most_popular'],  # not trained
-}
+CONFIG = bench_config('robustness')
+MODELS: Dict[str, List[str]] = CONFIG['models']
 # Models that use only the target graph, which is never perturbed: one
 # clean cell each, drawn as a floor.
-TARGET_ONLY = ('lightgcn', 'most_popular')
+TARGET_ONLY = tuple(CONFIG['target_only'])
+# HR@10 as in the paper's Fig. 3, NDCG@10 as in its Fig. 5.
 METRICS = ('HR@10', 'NDCG@10')
 
 
@@ -69,9 +66,8 @@ def summarize(runs: Dict[str, Any], metric: str = 'HR@10') -> Dict[str, Any]:
     for name, vals in cells.items():
         model, mode, ratio = name.split('|')
         entry = out.setdefault(model, {}).setdefault(mode, {})
-        entry[ratio] = {metric: statistics.fmean(vals),
-                        'std': statistics.stdev(vals) if len(vals) > 1
-                        else 0.0, 'seeds': len(vals)}
+        mean, std = mean_std(vals)
+        entry[ratio] = {metric: mean, 'std': std, 'seeds': len(vals)}
         if name in sources:
             entry[ratio]['reused_from'] = sorted(sources[name])
     for model, modes in out.items():
@@ -169,16 +165,17 @@ def main() -> None:
     parser.add_argument('--max-epochs', type=int, default=None)
     parser.add_argument('--work-dir', default='outputs/benchmarks')
     parser.add_argument('--out', default=RESULTS)
+    parser.add_argument('--report-only', action='store_true',
+                        help='only rebuild the reports from finished runs')
     args = parser.parse_args()
 
     if args.synthetic:
         name = 'synthetic_noise'
-        base = ['data=synthetic_noise', 'trainer.batch_size=256',
-                'optim.lr=5e-3', 'trainer.max_epochs=60']
+        base = list(CONFIG['synthetic'])
     else:
         name = os.path.basename(os.path.normpath(args.data)).replace('-', '_')
-        base = ['experiment=taobao_noview',
-                f'data.root={os.path.abspath(args.data)}']
+        base = [o.format(root=os.path.abspath(args.data))
+                for o in CONFIG['folder']]
     base.append('trainer.progress=false')
     if args.threads:
         base.append(f'trainer.num_threads={args.threads}')
@@ -209,10 +206,9 @@ def main() -> None:
                 old = json.load(f)
             cmds = old.get('commands') or [old['command']]
         cmd = command_line()
-        return cmds if cmd in cmds else cmds + [cmd]
+        return cmds if cmd in cmds or args.report_only else cmds + [cmd]
 
     def write(runs: Dict[str, Any]) -> None:
-        # HR@10 as in the paper's Fig. 3, NDCG@10 as in its Fig. 5.
         summaries = {m: summarize(runs, m) for m in METRICS}
         cmds = commands()
         save_json({'test': summaries['HR@10'],
@@ -226,9 +222,12 @@ def main() -> None:
             plot(summary, os.path.join(args.out,
                                        f'robustness_{name}{suffix}.png'),
                  f'Robustness on {name} ({metric})', metric)
-        with open(os.path.join(args.out, f'robustness_{name}.md'), 'w') as f:
-            f.write(markdown(summaries, name, cmds))
+        write_text(os.path.join(args.out, f'robustness_{name}.md'),
+                   markdown(summaries, name, cmds))
 
+    if args.report_only:
+        write(load_runs(runs_path))
+        return
     reuse_runs(cells, REUSE.get(name, {}), seeds, runs_path, args.out,
                args.work_dir)
     run_grid(cells, seeds, runs_path,

@@ -23,33 +23,27 @@ and ``shift.md`` with a plot ``shift.png``. Selection is on validation only.
 """
 import argparse
 import os
-import statistics
 import sys
 from typing import Any, Dict, List
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (RESULTS, load_runs, reuse_runs,  # noqa: E402
-                    run_grid, save_json)
+from common import (RESULTS, bench_config, common_metrics,  # noqa: E402
+                    load_runs, mean_std, reuse_runs, run_grid, save_json,
+                    write_text)
 
-NOISY = ['+data.pre_transform._target_=rmbrec_pyg.graph.PerturbAuxiliaryEdges',
-         '+data.pre_transform.ratio=0.5', '+data.pre_transform.mode=add',
-         '+data.pre_transform.seed=0']
-# The synthetic data is small: a larger learning rate and an epoch cap keep
-# each run to about a minute (same settings for every variant).
-SYN = ['trainer.batch_size=256', 'optim.lr=5e-3', 'trainer.max_epochs=100']
+CONFIG = bench_config('shift')
 
 
 def scenarios(data: str) -> Dict[str, Dict[str, Any]]:
-    taobao = ['experiment=taobao_noview', f'data.root={data}']
-    return {
-        'misaligned': {'base': ['data=synthetic_misaligned'] + SYN,
-                       'removed': ['behaviors=[cart,buy]']},
-        'shift': {'base': ['data=synthetic_shift'] + SYN,
-                  'removed': ['behaviors=[buy]']},
-        'taobao_noisy': {'base': taobao + NOISY,
-                         'removed': ['behaviors=[buy]']},
-        'taobao_clean': {'base': taobao, 'removed': ['behaviors=[buy]']},
-    }
+    r"""Scenario -> ``base`` overrides and the hand-removed variant's
+    ``removed`` ones, from ``conf/benchmarks/shift.yaml`` (named lists are
+    spliced in, ``{root}`` is the data folder)."""
+    named = {k: [o.format(root=data) for o in CONFIG[k]]
+             for k in ('noisy', 'synthetic', 'taobao')}
+    return {name: {'base': [o for part in spec['base']
+                            for o in named.get(part, [part])],
+                   'removed': list(spec['removed'])}
+            for name, spec in CONFIG['scenarios'].items()}
 
 
 # Cells that need no training of their own (common.reuse_runs): the same
@@ -69,14 +63,7 @@ REUSE = {
                                      'calibrate'),
 }
 
-VARIANTS = {
-    'most_popular': ['ablation=most_popular'],
-    'lightgcn': ['ablation=lightgcn'],
-    'rmbrec_equal': [],
-    'rmbrec_removed': None,  # scenario-specific
-    'rmbrec_adaptive': ['fusion=adaptive'],  # computed (prior) weights
-    'rmbrec_adaptive_learned': ['fusion=adaptive', 'fusion.gate=learned'],
-}
+VARIANTS: Dict[str, Any] = CONFIG['variants']
 
 
 def summarize(runs: Dict[str, Any]) -> Dict[str, Any]:
@@ -87,15 +74,13 @@ def summarize(runs: Dict[str, Any]) -> Dict[str, Any]:
     for name, rs in cells.items():
         scen, variant = name.split('|')
         e: Dict[str, Any] = {'seeds': len(rs)}
-        for m in ('HR@10', 'NDCG@10', 'HR@20', 'NDCG@20'):
-            vals = [r['test'][m] for r in rs]
-            e[m] = statistics.fmean(vals)
-            e[f'{m}_std'] = statistics.stdev(vals) if len(vals) > 1 else 0.0
-            e[f'valid_{m}'] = statistics.fmean(r['valid'][m] for r in rs)
+        for m in common_metrics(rs):
+            e[m], e[f'{m}_std'] = mean_std([r['test'][m] for r in rs])
+            e[f'valid_{m}'] = mean_std([r['valid'][m] for r in rs])[0]
         for g in ('aux', 'direct'):
             if all('test_groups' in r for r in rs):
-                e[f'{g}_HR@10'] = statistics.fmean(
-                    r['test_groups'][g]['HR@10'] for r in rs)
+                e[f'{g}_HR@10'] = mean_std(
+                    [r['test_groups'][g]['HR@10'] for r in rs])[0]
                 e[f'n_{g}'] = rs[0]['test_groups'][f'n_{g}']
         if all('fusion_weights' in r for r in rs):
             e['fusion_weights'] = [r['fusion_weights'] for r in rs]
@@ -228,6 +213,8 @@ def main() -> None:
                         help='extra overrides for every run, space separated')
     parser.add_argument('--work-dir', default='outputs/benchmarks')
     parser.add_argument('--out', default=RESULTS)
+    parser.add_argument('--report-only', action='store_true',
+                        help='only rebuild the reports from finished runs')
     args = parser.parse_args()
     scen = scenarios(os.path.abspath(args.data))
     common = ['trainer.progress=false'] + args.extra.split()
@@ -247,10 +234,13 @@ def main() -> None:
         cmds = commands(summary, args.data)
         save_json({'test': summary, 'commands': cmds},
                   os.path.join(args.out, 'shift.json'))
-        with open(os.path.join(args.out, 'shift.md'), 'w') as f:
-            f.write(markdown(summary, cmds))
+        write_text(os.path.join(args.out, 'shift.md'),
+                   markdown(summary, cmds))
         plot(summary, os.path.join(args.out, 'shift.png'))
 
+    if args.report_only:
+        write(load_runs(runs_path))
+        return
     reuse_runs(cells, REUSE, seeds, runs_path, args.out, args.work_dir)
     run_grid(cells, seeds, runs_path, os.path.join(args.work_dir, 'shift'),
              on_update=write)

@@ -1,6 +1,7 @@
 r"""Time RMBRec training epochs and one validation+test evaluation with the
-paper's settings (64-d, 3 layers, batch 1024 users, whole-graph propagation
-for every batch, RRM + ORM).
+paper's settings (the config defaults: 64-d, 3 layers, batch 1024 users,
+whole-graph propagation for every batch, RRM + ORM), composed from the
+Hydra configs with the overrides of ``conf/benchmarks/speed.yaml``.
 
     python benchmarks/speed.py --data ../shared/data/taobao-noview --epochs 5 \
         --json benchmarks/results/speed_cpu.json
@@ -24,13 +25,13 @@ from typing import Any, Dict, List, Tuple
 
 import torch
 
-from rmbrec_pyg.data import MultiBehaviorDataset
-from rmbrec_pyg.data.synthetic import TAOBAO_SIZE, random_multi_behavior
-from rmbrec_pyg.evaluation import resolve_precision
-from rmbrec_pyg.nn import MultiBehaviorEncoder
-from rmbrec_pyg.regularizers import ORM, RRM
-from rmbrec_pyg.train import Trainer, TrainerConfig, seed_everything
-from rmbrec_pyg.train.checkpoint import load
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import bench_config  # noqa: E402
+
+from rmbrec_pyg.cli.builders import build_trainer, compose_config  # noqa
+from rmbrec_pyg.evaluation import resolve_precision  # noqa: E402
+from rmbrec_pyg.train.checkpoint import (load_checkpoint,  # noqa: E402
+                                         load_encoder_state)
 
 
 def sync(device: torch.device) -> None:
@@ -68,35 +69,37 @@ def main() -> None:
                         '(same data) instead of the briefly trained model: '
                         'a trained model has more hits to rank in full')
     parser.add_argument('--json', default=None, help='write results here')
+    parser.add_argument('overrides', nargs='*',
+                        help='more config overrides, e.g. encoder.num_layers=2')
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
     warnings.filterwarnings('ignore')
-    seed_everything(0)
 
+    lists = bench_config('speed')
     if args.data:
-        data = MultiBehaviorDataset(args.data)[0]
+        overrides = [o.format(root=os.path.abspath(args.data))
+                     for o in lists['folder']]
         source = os.path.basename(os.path.normpath(args.data))
     else:
-        k = args.scale
-        data = random_multi_behavior(
-            int(TAOBAO_SIZE['num_users'] * k),
-            int(TAOBAO_SIZE['num_items'] * k),
-            {b: int(n * k) for b, n in TAOBAO_SIZE['edges'].items()})
-        source = f'synthetic-taobao x{k:g}'
-    nu, ni = int(data['user'].num_nodes), int(data['item'].num_nodes)
-    enc = MultiBehaviorEncoder(nu, ni, data.behaviors, 64, 3,
-                               layer_combination=args.layer_combination,
-                               fused=not args.no_fused)
-    cfg = TrainerConfig(max_epochs=args.epochs, batch_size=args.batch_size,
-                        device=args.device, progress=False,
-                        eval_precision=args.eval_precision,
-                        eval_candidates=args.eval_candidates,
-                        eval_clusters=args.eval_clusters,
-                        retain_freed_memory=not args.no_retain_memory)
+        overrides = [o.format(scale=args.scale)
+                     for o in lists['synthetic_taobao']]
+        source = f'synthetic-taobao x{args.scale:g}'
+    overrides += [
+        f'trainer.max_epochs={args.epochs}',
+        f'trainer.batch_size={args.batch_size}',
+        f'trainer.device={args.device}',
+        f'trainer.num_threads={args.threads}',
+        f'trainer.eval_precision={args.eval_precision}',
+        f'trainer.eval_candidates={args.eval_candidates}',
+        f'trainer.eval_clusters={args.eval_clusters}',
+        f'trainer.retain_freed_memory={not args.no_retain_memory}',
+        f'encoder.layer_combination={args.layer_combination}',
+        f'+encoder.fused={not args.no_fused}'] + args.overrides
+    cfg = compose_config(overrides)
     t0 = time.perf_counter()
-    trainer = Trainer(data, enc, {'rrm': RRM(1.0), 'orm': ORM(1.0)}, cfg)
+    trainer = build_trainer(cfg)
     setup_s = time.perf_counter() - t0
+    data = trainer.data
+    nu, ni = int(data['user'].num_nodes), int(data['item'].num_nodes)
     dev = trainer.device
     if dev.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(dev)
@@ -118,8 +121,8 @@ def main() -> None:
               flush=True)
     eval_model = f'after {args.epochs} epochs'
     if args.eval_checkpoint:
-        state = load(args.eval_checkpoint, map_location=dev)
-        trainer.encoder.load_state_dict(state['encoder'])
+        state = load_checkpoint(args.eval_checkpoint, map_location=dev)
+        load_encoder_state(trainer.encoder, state['encoder'])
         eval_model = f"{args.eval_checkpoint} (epoch {state.get('epoch')})"
 
     def time_eval() -> Tuple[List[float], Dict[str, Any]]:
@@ -136,7 +139,7 @@ def main() -> None:
     print(f'evaluation: {statistics.median(evals):.2f}s', flush=True)
     # The same evaluation without the pre-pass (every user ranked in full):
     # the metrics must agree exactly.
-    trainer.config.eval_candidates = 0
+    trainer.evaluator.candidates = 0
     evals_full, metrics_full = time_eval()
     print(f'evaluation without pre-pass: {statistics.median(evals_full):.2f}s',
           flush=True)
@@ -164,15 +167,20 @@ def main() -> None:
         'users': nu, 'items': ni,
         'edges': {b: int(data['user', b, 'item'].edge_index.size(1))
                   for b in data.behaviors},
-        'settings': {'embedding_dim': 64, 'num_layers': 3,
+        'settings': {'embedding_dim': cfg.encoder.embedding_dim,
+                     'num_layers': cfg.encoder.num_layers,
                      'batch_size': args.batch_size,
                      'layer_combination': args.layer_combination,
-                     'fused': not args.no_fused, 'regularizers': 'rrm+orm',
+                     'fused': not args.no_fused,
+                     'regularizers': '+'.join(
+                         k for k, r in trainer.objective.regularizers.items()
+                         if r.weight > 0),
                      'eval_precision': resolve_precision(
                          args.eval_precision, dev),
                      'eval_candidates': args.eval_candidates,
                      'eval_clusters': args.eval_clusters,
                      'retain_freed_memory': not args.no_retain_memory},
+        'overrides': overrides,
         'torch': torch.__version__,
         'command': 'python ' + ' '.join(sys.argv),
     }

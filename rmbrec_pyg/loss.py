@@ -1,5 +1,5 @@
 r"""BPR losses for the target and per behavior, and the embedding L2 term."""
-from typing import Dict, Optional, Tuple
+from typing import Optional
 
 import math
 

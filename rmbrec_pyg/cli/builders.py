@@ -24,6 +24,7 @@ from rmbrec_pyg.train.config import (FusionConfig, LossConfig, OptimConfig,
                                      TrainerConfig)
 from rmbrec_pyg.train.runtime import seed_everything
 from rmbrec_pyg.train.trainer import Trainer
+from rmbrec_pyg.utils.io import write_json, write_text
 
 log = logging.getLogger('rmbrec_pyg')
 
@@ -158,8 +159,8 @@ def build_trainer(cfg: DictConfig, out: Optional[str] = None) -> Trainer:
     for name, term in regularizers.items():
         log.info('regularizer %s: %s', name, term)
     if int(os.environ.get('RANK', '0')) == 0 and out is not None:
-        with open(os.path.join(out, 'config_resolved.yaml'), 'w') as f:
-            f.write(OmegaConf.to_yaml(cfg, resolve=True))
+        write_text(os.path.join(out, 'config_resolved.yaml'),
+                   OmegaConf.to_yaml(cfg, resolve=True))
     return Trainer(data, encoder, regularizers, trainer_cfg, loss_cfg,
                    optim_cfg, out_dir=out, fusion=fusion_cfg,
                    run_config=plain(cfg))
@@ -171,7 +172,6 @@ def score_baseline(cfg: DictConfig, out: Optional[str]) -> Dict[str, Any]:
     from rmbrec_pyg.data.hetero import edge_type
     from rmbrec_pyg.evaluation import Evaluator
     from rmbrec_pyg.nn.popularity import MostPopular
-    from rmbrec_pyg.utils.io import write_json
     name = str(cfg.baseline)
     if name != 'most_popular':
         raise ConfigError(f"'baseline' must be 'most_popular' or null (got "

@@ -3,7 +3,8 @@ from rmbrec_pyg.data.hetero import (build_hetero_data, edge_index_dict_of,
                                     edge_type, rev_edge_type)
 from rmbrec_pyg.data.dataset import (BaseMultiBehaviorDataset,
                                      MultiBehaviorDataset, load_folder)
-from rmbrec_pyg.data.synthetic import (SyntheticMultiBehaviorDataset,
+from rmbrec_pyg.data.synthetic import (RandomMultiBehaviorDataset,
+                                       SyntheticMultiBehaviorDataset,
                                        generate_multi_behavior)
 from rmbrec_pyg.data.stats import (BehaviorStats, compute_stats,
                                    training_bar)
@@ -12,6 +13,7 @@ __all__ = [
     'ConfigError', 'DatasetFormatError', 'build_hetero_data',
     'edge_index_dict_of', 'edge_type', 'rev_edge_type',
     'BaseMultiBehaviorDataset', 'MultiBehaviorDataset', 'load_folder',
-    'SyntheticMultiBehaviorDataset', 'generate_multi_behavior',
+    'SyntheticMultiBehaviorDataset', 'RandomMultiBehaviorDataset',
+    'generate_multi_behavior',
     'BehaviorStats', 'compute_stats', 'training_bar'
 ]

@@ -1,11 +1,10 @@
 r"""From a raw event log (user, item, behavior, timestamp) to the dataset
 folder layout, streaming the file in chunks."""
 import csv
-import io
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, TextIO
+from typing import Dict, List, Mapping, Optional
 
 import numpy as np
 

@@ -23,7 +23,7 @@ validation/test pairs (by default equal to ``direct_target``; setting it to
 have no auxiliary evidence at all).
 """
 import math
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 
 import torch
 from torch import Tensor
@@ -237,3 +237,32 @@ def random_multi_behavior(num_users: int, num_items: int,
     out[target] = out[target][:, :n_train]
     return build_hetero_data(num_users, num_items, out, target, val=val,
                              test=test, source='<random>')
+
+
+class RandomMultiBehaviorDataset(BaseMultiBehaviorDataset):
+    r"""The uniformly random graph of :func:`random_multi_behavior`, of a
+    given size times :obj:`scale` (users, items and edges), as an
+    :class:`InMemoryDataset`: for timing at scale (default: the size of
+    full Taobao, :obj:`TAOBAO_SIZE`).
+
+    Args:
+        num_users (int): Users at scale 1.
+        num_items (int): Items at scale 1.
+        edges (Mapping[str, int]): Edges per behavior at scale 1.
+        scale (float): Multiplies users, items and edges.
+            (default: :obj:`1.0`)
+        target (str): The target behavior. (default: :obj:`'buy'`)
+        seed (int): Random seed. (default: :obj:`0`)
+        transform (callable, optional): Applied on every access.
+    """
+    def __init__(self, num_users: int = TAOBAO_SIZE['num_users'],
+                 num_items: int = TAOBAO_SIZE['num_items'],
+                 edges: Optional[Mapping[str, int]] = None,
+                 scale: float = 1.0, target: str = 'buy', seed: int = 0,
+                 transform: Optional[Any] = None) -> None:
+        super().__init__(None, transform)
+        edges = dict(edges or TAOBAO_SIZE['edges'])
+        self.scale = scale
+        self.set_graph(random_multi_behavior(
+            int(num_users * scale), int(num_items * scale),
+            {b: int(n * scale) for b, n in edges.items()}, target, seed))

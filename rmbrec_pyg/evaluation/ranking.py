@@ -3,7 +3,7 @@ against all items for its user, with the user's training target items
 masked, vectorised over batches of users (fp32, or bf16 with an fp32
 certificate), after an optional certified-miss pre-pass
 (:mod:`rmbrec_pyg.evaluation.prepass`)."""
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 from torch import Tensor

@@ -142,3 +142,51 @@ def test_import_without_hydra():
             "assert 'hydra' not in sys.modules; "
             "assert 'omegaconf' not in sys.modules")
     subprocess.run([sys.executable, '-c', code], check=True)
+
+
+def test_every_default_training_step_runs_through_the_layer(tmp_path):
+    # The MessagePassing layer is the default path: a training step with the
+    # default configuration calls it once per behavior and layer, and a
+    # swapped-in subclass is what runs.
+    from rmbrec_pyg.cli.builders import build_trainer, compose_config
+    cfg = compose_config(['data.num_users=120', 'data.num_items=80',
+                          'trainer.batch_size=64', 'trainer.progress=false',
+                          'encoder.embedding_dim=8'])
+    trainer = build_trainer(cfg)
+    calls = []
+    trainer.encoder.conv.register_forward_hook(
+        lambda mod, args, out: calls.append(type(mod).__name__))
+    total, _ = trainer.step(trainer.batches()[0])
+    total.backward()
+    enc = trainer.encoder
+    assert calls == ['BehaviorConv'] * (len(enc.behaviors) * enc.num_layers)
+    assert enc.conv.normalize_output and enc.conv.fused
+
+    class Counted(BehaviorConv):
+        seen = 0
+
+        def message_and_aggregate(self, adj_t, x):
+            Counted.seen += 1
+            return super().message_and_aggregate(adj_t, x)
+
+    enc.conv = Counted(normalize_output=True)
+    trainer.step(trainer.batches()[0])
+    assert Counted.seen == len(enc.behaviors) * enc.num_layers
+
+
+def test_sparse_backend_by_config():
+    from rmbrec_pyg.cli.builders import compose_config
+    from rmbrec_pyg.graph import HAS_TORCH_SPARSE
+    cfg = compose_config(['encoder.sparse_backend=nope'])
+    from hydra.utils import instantiate
+    with pytest.raises(Exception, match="'sparse_backend' must be one of"):
+        instantiate(cfg.encoder, num_users=3, num_items=4,
+                    behaviors=['buy'])
+    if not HAS_TORCH_SPARSE:
+        pytest.skip('torch_sparse is not installed (optional extra)')
+    from rmbrec_pyg.cli.compose import run
+    metrics = run(['data.num_users=120', 'data.num_items=80',
+                   'trainer.max_epochs=1', 'trainer.progress=false',
+                   'encoder.embedding_dim=8', 'trainer.batch_size=64',
+                   'encoder.sparse_backend=torch_sparse'])
+    assert metrics['best_epoch'] == 1
