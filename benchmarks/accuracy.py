@@ -37,7 +37,11 @@ def markdown(name: str, agg: dict, cmd: str) -> str:
     lines = [f'# Accuracy on `{name}`', '',
              f'Command: `{cmd}`', '',
              'Test metrics at the best validation HR@10 epoch, mean ± std '
-             'over seeds; paper figures beside ours where published.', '',
+             'over seeds; paper figures beside ours where published. '
+             'Evaluation protocol (see the README): '
+             f"{', '.join(sorted({e['protocol'] for e in agg.values()}))}"
+             ' (taobao-noview holds out one purchase per user, so per pair '
+             'and per user give the same figures).', '',
              '| variant | seeds | HR@10 | paper | NDCG@10 | paper | HR@20 | '
              'NDCG@20 | best epochs | s/run |',
              '|---|---|---|---|---|---|---|---|---|---|']
@@ -99,7 +103,7 @@ def main() -> None:
     if args.max_epochs:
         base.append(f'trainer.max_epochs={args.max_epochs}')
     if args.eval_precision != 'auto':
-        base.append(f'trainer.eval_precision={args.eval_precision}')
+        base.append(f'eval.precision={args.eval_precision}')
     cells = {v: base + VARIANTS[v] for v in variants}
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     json_path = os.path.join(args.out, f'accuracy_{name}.json')

@@ -16,7 +16,7 @@ RESULTS = os.path.join(ROOT, 'benchmarks', 'results')
 
 __all__ = ['ROOT', 'RESULTS', 'bench_config', 'load_runs', 'save_json',
            'write_text', 'run_cell', 'run_grid', 'reuse_runs', 'mean_std',
-           'common_metrics', 'aggregate', 'command_line']
+           'common_metrics', 'protocols', 'aggregate', 'command_line']
 
 
 def bench_config(name: str) -> Dict[str, Any]:
@@ -35,6 +35,14 @@ def mean_std(values: Sequence[float]) -> Tuple[float, float]:
     vals = list(values)
     return (statistics.fmean(vals),
             statistics.stdev(vals) if len(vals) > 1 else 0.0)
+
+
+def protocols(runs: Sequence[Dict[str, Any]]) -> str:
+    r"""The evaluation protocol(s) of :obj:`runs`, e.g. ``'user/full'``.
+    Runs made before the protocols were named were scored per held-out pair
+    (``'pair/full'``); with one held-out pair per user, as in
+    taobao-noview, that is the same figure as ``'user/full'``."""
+    return ', '.join(sorted({r.get('protocol', 'pair/full') for r in runs}))
 
 
 def common_metrics(runs: Sequence[Dict[str, Any]], split: str = 'test'
@@ -175,6 +183,7 @@ def aggregate(runs: Dict[str, Any], split: str = 'test'
         entry['best_epochs'] = [r['best_epoch'] for r in rs]
         entry['train_seconds'] = mean_std([r['train_seconds']
                                            for r in rs])[0]
+        entry['protocol'] = protocols(rs)
         out[name] = entry
     return out
 

@@ -20,8 +20,8 @@ from typing import Any, Dict, List
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (RESULTS, bench_config, command_line,  # noqa: E402
-                    load_runs, mean_std, reuse_runs, run_grid, save_json,
-                    write_text)
+                    load_runs, mean_std, protocols, reuse_runs, run_grid,
+                    save_json, write_text)
 
 CONFIG = bench_config('robustness')
 MODELS: Dict[str, List[str]] = CONFIG['models']
@@ -117,7 +117,7 @@ def plot(summary: Dict[str, Any], path: str, title: str,
 
 
 def markdown(summaries: Dict[str, Dict[str, Any]], name: str,
-             cmds: List[str]) -> str:
+             cmds: List[str], protocol: str) -> str:
     r"""The report: one table per metric (:obj:`summaries` maps a metric
     to its :func:`summarize` output), then the reused cells."""
     lines = [f'# Robustness on `{name}`', '',
@@ -125,7 +125,9 @@ def markdown(summaries: Dict[str, Dict[str, Any]], name: str,
     lines += [f'    {c}' for c in cmds]
     lines += ['', 'Test metric (mean over seeds) and relative drop against '
               'the clean graph; "remove r" / "add r": a share r of every '
-              'auxiliary behavior\'s edges removed / random edges added.']
+              'auxiliary behavior\'s edges removed / random edges added. '
+              f'Evaluation protocol: {protocol} (one held-out pair per '
+              'user: per pair and per user give the same figures).']
     for metric, summary in summaries.items():
         lines += ['', f'| model | setting | {metric} | std | drop | seeds |',
                   '|---|---|---|---|---|---|']
@@ -211,8 +213,10 @@ def main() -> None:
     def write(runs: Dict[str, Any]) -> None:
         summaries = {m: summarize(runs, m) for m in METRICS}
         cmds = commands()
+        protocol = protocols(list(runs.values()))
         save_json({'test': summaries['HR@10'],
                    'test_NDCG@10': summaries['NDCG@10'], 'commands': cmds,
+                   'protocol': protocol,
                    'note': 'LightGCN and most-popular use only the target '
                    'graph, so their value is the same at every ratio (the '
                    'floors).'},
@@ -223,7 +227,7 @@ def main() -> None:
                                        f'robustness_{name}{suffix}.png'),
                  f'Robustness on {name} ({metric})', metric)
         write_text(os.path.join(args.out, f'robustness_{name}.md'),
-                   markdown(summaries, name, cmds))
+                   markdown(summaries, name, cmds, protocol))
 
     if args.report_only:
         write(load_runs(runs_path))

@@ -28,8 +28,8 @@ from typing import Any, Dict, List
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (RESULTS, bench_config, common_metrics,  # noqa: E402
-                    load_runs, mean_std, reuse_runs, run_grid, save_json,
-                    write_text)
+                    load_runs, mean_std, protocols, reuse_runs, run_grid,
+                    save_json, write_text)
 
 CONFIG = bench_config('shift')
 
@@ -73,7 +73,7 @@ def summarize(runs: Dict[str, Any]) -> Dict[str, Any]:
     out: Dict[str, Any] = {}
     for name, rs in cells.items():
         scen, variant = name.split('|')
-        e: Dict[str, Any] = {'seeds': len(rs)}
+        e: Dict[str, Any] = {'seeds': len(rs), 'protocol': protocols(rs)}
         for m in common_metrics(rs):
             e[m], e[f'{m}_std'] = mean_std([r['test'][m] for r in rs])
             e[f'valid_{m}'] = mean_std([r['valid'][m] for r in rs])[0]
@@ -127,8 +127,11 @@ def markdown(summary: Dict[str, Any], cmds: List[str]) -> str:
     lines += ['',
              'Test metrics at the best validation epoch (adaptive: weights '
              'and target mix chosen on validation), mean ± std over seeds. '
-             '"aux" / "direct": test pairs with / without auxiliary evidence.',
-             '']
+             '"aux" / "direct": test pairs with / without auxiliary evidence. '
+             'Evaluation protocol: ' + ', '.join(sorted({
+                 e['protocol'] for v in summary.values()
+                 for e in v.values()})) + ' (one held-out pair per user: per '
+             'pair and per user give the same figures).', '']
     for scen, variants in summary.items():
         lines += [f'## {scen}', '',
                   '| variant | seeds | HR@10 | NDCG@10 | HR@20 | aux HR@10 | '

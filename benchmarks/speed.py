@@ -88,9 +88,9 @@ def main() -> None:
         f'trainer.batch_size={args.batch_size}',
         f'trainer.device={args.device}',
         f'trainer.num_threads={args.threads}',
-        f'trainer.eval_precision={args.eval_precision}',
-        f'trainer.eval_candidates={args.eval_candidates}',
-        f'trainer.eval_clusters={args.eval_clusters}',
+        f'eval.precision={args.eval_precision}',
+        f'eval.candidates={args.eval_candidates}',
+        f'eval.clusters={args.eval_clusters}',
         f'trainer.retain_freed_memory={not args.no_retain_memory}',
         f'encoder.layer_combination={args.layer_combination}',
         f'+encoder.fused={not args.no_fused}'] + args.overrides

@@ -92,7 +92,8 @@ def test_robustness_summary_and_report(tmp_path):
     assert s['lightgcn']['clean']['0']['relative_drop'] == 0.0
 
     md = robustness.markdown({'HR@10': s}, 'toy',
-                             ['python benchmarks/robustness.py'])
+                             ['python benchmarks/robustness.py'], 'user/full')
+    assert 'Evaluation protocol: user/full' in md
     rows = [line for line in md.splitlines() if line.startswith('| rmbrec')]
     assert rows == ['| rmbrec | clean | 0.1000 | 0.0141 | 0.0 % | 2 |',
                     '| rmbrec | remove 0.1 | 0.0990 | 0.0000 | 1.0 % | 1 |',

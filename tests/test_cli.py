@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from rmbrec_pyg.evaluation import metric_names
+
 FAST = ['trainer.batch_size=64', 'encoder.embedding_dim=8',
         'trainer.progress=false']
 SMALL = ['data.num_users=120', 'data.num_items=80'] + FAST
@@ -26,13 +28,16 @@ def test_train_cli_writes_run_dir(tmp_path):
     res = _train(SMALL + ['trainer.max_epochs=2', f'hydra.run.dir={run_dir}'],
                  tmp_path)
     assert 'test (best validation epoch' in res.stdout
+    assert 'user/full' in res.stdout
     metrics = json.loads((run_dir / 'metrics.json').read_text())
-    assert set(metrics) == {'best_epoch', 'valid', 'test', 'valid_groups',
-                            'test_groups'}
+    assert set(metrics) == {'best_epoch', 'protocol', 'valid', 'test',
+                            'valid_groups', 'test_groups'}
+    assert metrics['protocol'] == 'user/full'
     groups = metrics['test_groups']
     assert groups['n_aux'] + groups['n_direct'] == 120
+    assert groups['n_cold'] == 0
     assert set(groups['direct']) == set(metrics['test'])
-    assert set(metrics['test']) == {'HR@10', 'NDCG@10', 'HR@20', 'NDCG@20'}
+    assert list(metrics['test']) == metric_names([10, 20])
     assert 0.0 <= metrics['test']['HR@10'] <= 1.0
     assert (run_dir / 'best.pt').exists()
     assert (run_dir / 'config_resolved.yaml').exists()
@@ -62,7 +67,9 @@ def test_lambda_sweep_multirun(tmp_path):
      'exist'),
     (['regularizer.rrm.weight=-1'], "'weight' must be >= 0"),
     (['regularizer.orm.mode=dro'], "'mode' must be one of"),
-    (['trainer.ks=[0,10]'], "'trainer.ks' must be positive"),
+    (['eval.ks=[0,10]'], "'eval.ks' must be positive"),
+    (['eval.negatives=uniform'], "'eval.negatives' must be null"),
+    (['trainer.monitor=AUC@10'], "'trainer.monitor' must be one of"),
 ])
 def test_cli_user_errors(tmp_path, args, match):
     base = FAST if args[0].startswith('data=') else SMALL
@@ -160,3 +167,36 @@ def test_recommend_cli(tmp_path):
                           'checkpoint=/nope.pt'], capture_output=True,
                          text=True)
     assert bad.returncode == 2 and 'does not exist' in bad.stderr
+
+
+def test_evaluate_rescores_a_run_under_any_protocol(tmp_path):
+    run_dir = tmp_path / 'run'
+    _train(SMALL + ['trainer.max_epochs=2', 'data.heldout_per_user=3',
+                    f'hydra.run.dir={run_dir}'], tmp_path)
+    trained = json.loads((run_dir / 'metrics.json').read_text())
+    elsewhere = tmp_path / 'elsewhere'
+    elsewhere.mkdir()
+
+    def rescore(*args):
+        res = subprocess.run(
+            [sys.executable, '-m', 'rmbrec_pyg.cli.evaluate', str(run_dir),
+             *args], cwd=elsewhere, capture_output=True, text=True,
+            env=dict(os.environ, OMP_NUM_THREADS='1'))
+        assert res.returncode == 0, res.stderr
+        return res
+
+    rescore('output=same.json')
+    same = json.loads((elsewhere / 'same.json').read_text())
+    assert same['protocol'] == trained['protocol'] == 'user/full'
+    assert same['test'] == trained['test']
+    rescore('eval.protocol=pair', 'output=pair.json')
+    pair = json.loads((elsewhere / 'pair.json').read_text())
+    assert pair['protocol'] == 'pair/full'
+    assert pair['test']['HR@10'] != trained['test']['HR@10']  # 3 per user
+    res = rescore('eval.negatives=uniform:20', 'eval.ks=[5]')
+    assert 'valid [user/sampled uniform:20]: HR@5' in res.stdout
+    bad = subprocess.run([sys.executable, '-m', 'rmbrec_pyg.cli.evaluate',
+                          str(run_dir), 'eval.protocol=item'],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "'eval.protocol' must be one of" in \
+        bad.stderr and bad.stderr.count('\n') == 1

@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from rmbrec_pyg.cli import config_dir
 from rmbrec_pyg.data.errors import ConfigError
+from rmbrec_pyg.evaluation import EvalConfig
 from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
 from rmbrec_pyg.nn.fusion import AdaptiveFusion
 from rmbrec_pyg.regularizers.base import Regularizer
@@ -33,6 +34,7 @@ cs.store(group='trainer', name='base_trainer', node=TrainerConfig)
 cs.store(group='loss', name='base_loss', node=LossConfig)
 cs.store(group='optim', name='base_optim', node=OptimConfig)
 cs.store(group='fusion', name='base_fusion', node=FusionConfig)
+cs.store(group='eval', name='base_eval', node=EvalConfig)
 
 
 def compose_config(overrides: Sequence[str] = (),
@@ -61,21 +63,30 @@ def plain(node: Any) -> Any:
     return OmegaConf.to_container(node, resolve=True)
 
 
+def eval_config(cfg: DictConfig) -> EvalConfig:
+    r"""The validated ``eval`` group."""
+    eval_cfg = EvalConfig(**plain(cfg.eval))
+    eval_cfg.validate()
+    return eval_cfg
+
+
 def configs(cfg: DictConfig) -> Tuple[TrainerConfig, LossConfig,
-                                      OptimConfig, FusionConfig]:
+                                      OptimConfig, FusionConfig, EvalConfig]:
     r"""Validates the structured config groups, then sets threads, joins a
     distributed group (under ``torchrun``) and seeds everything."""
     trainer_cfg = TrainerConfig(**plain(cfg.trainer))
     loss_cfg = LossConfig(**plain(cfg.loss))
     optim_cfg = OptimConfig(**plain(cfg.optim))
     fusion_cfg = FusionConfig(**plain(cfg.fusion))
+    eval_cfg = eval_config(cfg)
     for c in (trainer_cfg, loss_cfg, optim_cfg, fusion_cfg):
         c.validate()
+    eval_cfg.check_monitor(trainer_cfg.monitor)
     if trainer_cfg.num_threads > 0:
         torch.set_num_threads(trainer_cfg.num_threads)
     trainer_cfg.device = distributed.init_process_group(trainer_cfg.device)
     seed_everything(trainer_cfg.seed)
-    return trainer_cfg, loss_cfg, optim_cfg, fusion_cfg
+    return trainer_cfg, loss_cfg, optim_cfg, fusion_cfg, eval_cfg
 
 
 def build_regularizers(cfg: DictConfig) -> Dict[str, Regularizer]:
@@ -139,6 +150,18 @@ def build_encoder(cfg: DictConfig, data: Any, behaviors: List[str],
     return encoder
 
 
+def absolute_paths(cfg: DictConfig) -> DictConfig:
+    r"""Makes ``data.root`` absolute (relative to the working directory),
+    so that the saved configuration works from anywhere."""
+    data = cfg.get('data')
+    if isinstance(data, DictConfig) and 'root' in data and \
+            not OmegaConf.is_missing(data, 'root') and \
+            isinstance(data.root, str):
+        with open_dict(cfg):
+            cfg.data.root = os.path.abspath(os.path.expanduser(data.root))
+    return cfg
+
+
 def build_trainer(cfg: DictConfig, out: Optional[str] = None) -> Trainer:
     r"""Builds data, encoder, regularizers and the :class:`Trainer` from
     :obj:`cfg` (seeded, nothing trained). :obj:`out` is the run dir
@@ -148,7 +171,8 @@ def build_trainer(cfg: DictConfig, out: Optional[str] = None) -> Trainer:
     if cfg.get('baseline'):
         raise ConfigError(f"baseline={cfg.baseline} is not trained and has "
                           'no Trainer; run it with train()')
-    trainer_cfg, loss_cfg, optim_cfg, fusion_cfg = configs(cfg)
+    trainer_cfg, loss_cfg, optim_cfg, fusion_cfg, eval_cfg = configs(cfg)
+    cfg = absolute_paths(cfg)
     dataset, data, behaviors = load_data(cfg)
     regularizers = build_regularizers(cfg)
     if len(behaviors) == 1:
@@ -163,7 +187,7 @@ def build_trainer(cfg: DictConfig, out: Optional[str] = None) -> Trainer:
                    OmegaConf.to_yaml(cfg, resolve=True))
     return Trainer(data, encoder, regularizers, trainer_cfg, loss_cfg,
                    optim_cfg, out_dir=out, fusion=fusion_cfg,
-                   run_config=plain(cfg))
+                   run_config=plain(cfg), evaluation=eval_cfg)
 
 
 def score_baseline(cfg: DictConfig, out: Optional[str]) -> Dict[str, Any]:
@@ -176,18 +200,17 @@ def score_baseline(cfg: DictConfig, out: Optional[str]) -> Dict[str, Any]:
     if name != 'most_popular':
         raise ConfigError(f"'baseline' must be 'most_popular' or null (got "
                           f'{name!r})')
-    trainer_cfg = configs(cfg)[0]
+    eval_cfg = configs(cfg)[4]
     data = load_data(cfg)[1]
     store = data[edge_type(str(data.target))]
     zu, zi = MostPopular(store.edge_index, int(data['user'].num_nodes),
                          int(data['item'].num_nodes)).get_embedding()
-    res = Evaluator(data, trainer_cfg.ks, trainer_cfg.eval_batch_size,
-                    precision='fp32', candidates=0)(zu, zi)
-    metrics = {'best_epoch': 0, 'valid': res['val'], 'test': res['test'],
-               'valid_groups': res['val_groups'],
-               'test_groups': res['test_groups']}
+    evaluator = Evaluator(data, eval_cfg)
+    res = evaluator(zu, zi)
+    metrics = {'best_epoch': 0, 'protocol': evaluator.label,
+               'valid': res.get('val', {}), 'test': res.get('test', {}),
+               'valid_groups': res.get('val_groups'),
+               'test_groups': res.get('test_groups')}
     if out is not None:
         write_json(os.path.join(out, 'metrics.json'), metrics)
-    print(f"{name}: test HR@10 {metrics['test']['HR@10']:.4f} NDCG@10 "
-          f"{metrics['test']['NDCG@10']:.4f}", flush=True)
     return metrics

@@ -14,9 +14,9 @@ from typing import Any, Dict, List, Optional
 
 from rmbrec_pyg.cli.errors import report_user_errors
 from rmbrec_pyg.data.errors import ConfigError
+from rmbrec_pyg.utils.io import atomic_write, write_text
 
 L1, L2 = 'regularizer.rrm.weight', 'regularizer.orm.weight'
-METRICS = ('HR@10', 'NDCG@10', 'HR@20', 'NDCG@20')
 
 
 def _overrides(run_dir: str) -> Dict[str, str]:
@@ -43,9 +43,11 @@ def collect(root: str) -> List[Dict[str, Any]]:
         row: Dict[str, Any] = {'run': os.path.relpath(dirpath, root)}
         row.update(_overrides(dirpath))
         row['best_epoch'] = m.get('best_epoch')
+        # Runs of versions before the protocols were named scored per pair.
+        row['protocol'] = m.get('protocol', 'pair/full')
         for split in ('valid', 'test'):
-            for k in METRICS:
-                row[f'{split} {k}'] = m.get(split, {}).get(k)
+            for k, v in m.get(split, {}).items():
+                row[f'{split} {k}'] = v
         rows.append(row)
     if not rows:
         raise ConfigError(f"no run with metrics.json below '{root}'")
@@ -56,10 +58,11 @@ def write_tables(rows: List[Dict[str, Any]], root: str) -> None:
     keys: List[str] = []
     for r in rows:
         keys += [k for k in r if k not in keys]
-    with open(os.path.join(root, 'report.csv'), 'w', newline='') as f:
+    def write_csv(f: Any) -> None:
         w = csv.DictWriter(f, fieldnames=keys)
         w.writeheader()
         w.writerows(rows)
+    atomic_write(os.path.join(root, 'report.csv'), write_csv)
 
     def fmt(v: Any) -> str:
         return f'{v:.4f}' if isinstance(v, float) else str(v)
@@ -68,10 +71,12 @@ def write_tables(rows: List[Dict[str, Any]], root: str) -> None:
              '|' + '---|' * len(keys)]
     lines += ['| ' + ' | '.join(fmt(r.get(k, '')) for k in keys) + ' |'
               for r in order]
-    with open(os.path.join(root, 'report.md'), 'w') as f:
-        f.write(f'# Sweep report: {os.path.abspath(root)}\n\n'
-                f'{len(rows)} runs, best validation HR@10 first.\n\n')
-        f.write('\n'.join(lines) + '\n')
+    protocols = sorted({str(r.get('protocol')) for r in rows})
+    write_text(os.path.join(root, 'report.md'),
+               f'# Sweep report: {os.path.abspath(root)}\n\n'
+               f'{len(rows)} runs, best validation HR@10 first; evaluation '
+               f"protocol: {', '.join(protocols)}.\n\n" +
+               '\n'.join(lines) + '\n')
 
 
 def heatmap(rows: List[Dict[str, Any]], root: str) -> Optional[str]:
@@ -101,7 +106,7 @@ def heatmap(rows: List[Dict[str, Any]], root: str) -> Optional[str]:
         ax.set_yticks(range(len(l2)), [f'{v:g}' for v in l2])
         ax.set_xlabel('lambda1 (RRM weight)')
         ax.set_ylabel('lambda2 (ORM weight)')
-        ax.set_title(f'{split} HR@10')
+        ax.set_title(f'{split} HR@10 [{grid[0].get("protocol")}]')
         fig.colorbar(im, ax=ax)
     fig.tight_layout()
     path = os.path.join(root, 'lambda_heatmap.png')

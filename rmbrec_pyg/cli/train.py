@@ -34,23 +34,28 @@ def train(cfg: DictConfig) -> Dict[str, Any]:
     out = output_dir(cfg)
     os.makedirs(out, exist_ok=True)
     if cfg.get('baseline'):  # scored at once, nothing to train
-        return score_baseline(cfg, out)
+        metrics = score_baseline(cfg, out)
+        print(f"{cfg.baseline} [{metrics['protocol']}]: test "
+              f"{format_metrics(metrics['test'])}", flush=True)
+        return metrics
     trainer = build_trainer(cfg, out)
-    trainer_cfg = trainer.config
     log.info('device: %s, run dir: %s', trainer.device, out)
     metrics = trainer.fit()
     distributed.finish(trainer)
     if trainer.rank != 0:
         return metrics
-    ks = trainer_cfg.ks
-    line = ' '.join(f'{m}@{k} {metrics["test"].get(f"{m}@{k}", 0.0):.4f}'
-                    for k in ks for m in ('HR', 'NDCG'))
+    line = format_metrics(metrics['test'])
     log.info('best epoch %d | test %s', metrics['best_epoch'], line)
-    print(f"test (best validation epoch {metrics['best_epoch']}): {line}",
-          flush=True)
+    print(f"test (best validation epoch {metrics['best_epoch']}, "
+          f"{metrics['protocol']}): {line}", flush=True)
     with open(os.path.join(out, 'metrics.json')) as f:
         json.load(f)  # written by the trainer; fail loudly if not
     return metrics
+
+
+def format_metrics(metrics: Dict[str, float]) -> str:
+    r"""``HR@10 0.1234 NDCG@10 ...``, in the registry's order."""
+    return ' '.join(f'{k} {v:.4f}' for k, v in metrics.items())
 
 
 @hydra.main(config_path=config_dir(), config_name='config',

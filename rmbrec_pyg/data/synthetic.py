@@ -5,7 +5,7 @@ Users and items get latent factors; a user's preference for an item is
 an item popularity :math:`\pi_i`. Target pairs are drawn per user without
 replacement from :math:`\mathrm{softmax}(s_u)` (Gumbel top-k). Each user's
 target pairs are split leave-one-out (one test pair, one validation pair, the
-rest training).
+rest training), or leave-:math:`n`-out with ``heldout_per_user``.
 
 Every auxiliary behavior :math:`b` is described by
 
@@ -67,6 +67,7 @@ def generate_multi_behavior(
     target_per_user: float = 8.0,
     direct_target: float = 0.2,
     heldout_direct: Optional[float] = None,
+    heldout_per_user: int = 1,
     embedding_dim: int = 16,
     sharpness: float = 2.5,
     popularity: float = 0.5,
@@ -83,11 +84,15 @@ def generate_multi_behavior(
             (default: ``view`` and ``cart`` as in :obj:`DEFAULT_AUX`)
         target (str): Name of the target behavior. (default: :obj:`'buy'`)
         target_per_user (float): Mean target pairs per user, held-out pairs
-            included (at least 3 each). (default: :obj:`8.0`)
+            included (at least :math:`2n + 1` each for :math:`n`
+            :obj:`heldout_per_user`). (default: :obj:`8.0`)
         direct_target (float): Share of training target pairs without any
             auxiliary edge. (default: :obj:`0.2`)
         heldout_direct (float, optional): Same for validation/test pairs.
             (default: :obj:`None`, i.e. :obj:`direct_target`)
+        heldout_per_user (int): Target pairs every user holds out in each of
+            validation and test (leave-:math:`n`-out; real logs and the
+            paper's TMall split hold out several). (default: :obj:`1`)
         embedding_dim (int): Latent dimension. (default: :obj:`16`)
         sharpness (float): Scale of the latent preference. (default: :obj:`2.5`)
         popularity (float): Std of the item popularity term.
@@ -102,6 +107,10 @@ def generate_multi_behavior(
         raise ConfigError(f"auxiliary behavior named like the target "
                           f"'{target}' in 'SyntheticMultiBehaviorDataset'")
     heldout_direct = direct_target if heldout_direct is None else heldout_direct
+    if heldout_per_user < 1:
+        raise ConfigError(f"'heldout_per_user' must be >= 1 in "
+                          f"'SyntheticMultiBehaviorDataset' (got "
+                          f'{heldout_per_user})')
     _check_unit('direct_target', direct_target)
     _check_unit('heldout_direct', heldout_direct)
     gen = torch.Generator().manual_seed(int(seed))
@@ -112,9 +121,10 @@ def generate_multi_behavior(
     logits = sharpness * user_f @ item_f.t() / math.sqrt(embedding_dim) + pop
 
     # Target pairs: Gumbel top-k = sampling without replacement.
-    k_max = max(3, min(num_items // 4, int(4 * target_per_user)))
-    counts = 3 + torch.poisson(
-        torch.full((num_users, ), max(target_per_user - 3.0, 0.0)),
+    n, least = heldout_per_user, 2 * heldout_per_user + 1
+    k_max = max(least, min(num_items // 4, int(4 * target_per_user)))
+    counts = least + torch.poisson(
+        torch.full((num_users, ), max(target_per_user - least, 0.0)),
         generator=gen).long()
     order = (logits + _gumbel(logits.shape, gen)).topk(k_max, dim=1).indices
     # Shuffle each user's picks so that the held-out ones are random picks.
@@ -124,10 +134,12 @@ def generate_multi_behavior(
         .unsqueeze(1), 2.0).argsort(dim=1)
     order = order.gather(1, perm)
     counts = counts.clamp(max=k_max)
-    rows = torch.arange(num_users)
-    test = torch.stack([rows, order[rows, counts - 1]])
-    val = torch.stack([rows, order[rows, counts - 2]])
-    train = _first_k_per_row(order, counts - 2)
+    # The last n picks are test, the n before them validation.
+    rows = torch.arange(num_users).repeat_interleave(n)
+    back = torch.arange(n, 0, -1).repeat(num_users)
+    test = torch.stack([rows, order[rows, counts[rows] - back]])
+    val = torch.stack([rows, order[rows, counts[rows] - n - back]])
+    train = _first_k_per_row(order, counts - 2 * n)
 
     all_target = torch.cat([train, val, test], dim=1)
     n_train = train.size(1)

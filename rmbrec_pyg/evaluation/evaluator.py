@@ -1,7 +1,9 @@
 r"""Scoring a model on the held-out splits of a multi-behavior graph: the
-ranking engine (:mod:`~rmbrec_pyg.evaluation.ranking`) gives the ranks, the
-registry (:mod:`~rmbrec_pyg.evaluation.metrics`) turns them into metrics,
-for all held-out pairs and for groups of them."""
+ranking engine (:mod:`~rmbrec_pyg.evaluation.ranking`, or
+:mod:`~rmbrec_pyg.evaluation.sampled` for sampled negatives) gives the
+ranks, the protocol groups them into ranked lists (per user or per pair),
+and the registry (:mod:`~rmbrec_pyg.evaluation.metrics`) turns them into
+metrics, for all held-out pairs and for groups of them."""
 from typing import Any, Dict, List, Optional, Sequence
 
 import torch
@@ -9,27 +11,39 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from rmbrec_pyg.data.hetero import edge_type
+from rmbrec_pyg.evaluation.config import EvalConfig, parse_negatives
 from rmbrec_pyg.evaluation.exclusion import ExclusionIndex
-from rmbrec_pyg.evaluation.metrics import ranking_metrics
+from rmbrec_pyg.evaluation.metrics import RankedLists, ranking_metrics
 from rmbrec_pyg.evaluation.ranking import topk_ranks
+from rmbrec_pyg.evaluation.sampled import draw_negatives, sampled_ranks
 from rmbrec_pyg.utils.keys import pair_keys
 
 #: The held-out splits, by their name on the target edge type.
 SPLITS = ('val', 'test')
+#: Groups of held-out pairs reported beside all pairs.
+GROUPS = ('aux', 'direct', 'cold')
 
 
 @torch.no_grad()
 def evaluate(user_emb: Tensor, item_emb: Tensor, label_index: Tensor,
              exclude: Optional[ExclusionIndex] = None,
-             ks: Sequence[int] = (10, 20),
-             batch_size: int = 4096) -> Dict[str, float]:
+             ks: Sequence[int] = (10, 20), batch_size: int = 4096,
+             protocol: str = 'user') -> Dict[str, float]:
     r"""Full-ranking metrics of held-out pairs (see
-    :func:`~rmbrec_pyg.evaluation.topk_ranks` and
-    :func:`~rmbrec_pyg.evaluation.ranking_metrics`)."""
+    :func:`~rmbrec_pyg.evaluation.topk_ranks`), per user or per pair."""
     label_index = label_index.to(user_emb.device)
     ranks = topk_ranks(user_emb, item_emb, {'x': label_index}, max(ks),
                        exclude, batch_size)['x']
-    return ranking_metrics(ranks, ks)
+    return ranking_metrics(ranked_lists(ranks, label_index, protocol), ks)
+
+
+def ranked_lists(ranks: Tensor, label_index: Tensor,
+                 protocol: str) -> RankedLists:
+    r"""The ranks of held-out pairs as the ranked lists of a protocol: one
+    per user (``'user'``) or one per pair (``'pair'``)."""
+    if protocol == 'user':
+        return RankedLists.per_user(ranks, label_index[0])
+    return RankedLists.per_pair(ranks)
 
 
 def aux_evidence_mask(label_index: Tensor, aux_index: List[Tensor],
@@ -45,61 +59,75 @@ def aux_evidence_mask(label_index: Tensor, aux_index: List[Tensor],
     return torch.isin(keys, aux)
 
 
-def group_metrics(ranks: Tensor, has_aux: Tensor,
-                  ks: Sequence[int]) -> Dict[str, Any]:
-    r"""Metrics for all pairs, pairs with auxiliary evidence and direct
-    target pairs, with the group sizes."""
-    return {'aux': ranking_metrics(ranks, ks, has_aux),
-            'direct': ranking_metrics(ranks, ks, ~has_aux),
-            'n_aux': int(has_aux.sum()), 'n_direct': int((~has_aux).sum())}
+def group_metrics(lists: RankedLists, masks: Dict[str, Tensor],
+                  ks: Sequence[int],
+                  metrics: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+    r"""Metrics of the held-out pairs of every group (a mask over the pairs
+    of :obj:`lists`), with ``n_<group>``: how many lists (users or pairs)
+    each averages over. Per user, a group's lists keep the group's pairs
+    only."""
+    out: Dict[str, Any] = {}
+    for name, mask in masks.items():
+        sub = lists.subset(mask)
+        out[name] = ranking_metrics(sub, ks, metrics=metrics)
+        out[f'n_{name}'] = sub.num_queries
+    return out
 
 
 class Evaluator:
     r"""Scores fused user and item embeddings on the held-out splits of a
-    multi-behavior :class:`~torch_geometric.data.HeteroData`: every held-out
-    item ranked against all items, the user's training target items masked,
-    one ranking pass for all splits.
+    multi-behavior :class:`~torch_geometric.data.HeteroData`.
+
+    Every held-out item is ranked against all items (or, with
+    ``config.negatives``, against sampled negatives), the user's training
+    target items masked and its other held-out items left in, one ranking
+    pass for all splits. The metrics are averaged per user or per pair
+    (``config.protocol``) and reported for all pairs and for three groups:
+    ``aux`` (pairs with auxiliary evidence), ``direct`` (without) and
+    ``cold`` (users without any training edge).
 
     Args:
         data (HeteroData): The graph, with ``val_edge_label_index`` and/or
             ``test_edge_label_index`` on the target edge type.
-        ks (Sequence[int]): Cut-offs. (default: :obj:`(10, 20)`)
-        batch_size (int): Users ranked at once. (default: :obj:`4096`)
-        precision (str): ``'fp32'``, ``'bf16'`` or ``'auto'`` (see
-            :func:`~rmbrec_pyg.evaluation.topk_items`; same ranks).
-            (default: :obj:`'auto'`)
-        candidates (int): Candidates of the certified-miss pre-pass, or
-            :obj:`0` to rank every user in full (same ranks).
-            (default: :obj:`512`)
-        clusters (int): User groups of the pre-pass. (default: :obj:`64`)
+        config (EvalConfig, optional): The protocol and its settings.
         device (torch.device, optional): Where the embeddings will be.
     """
-    def __init__(self, data: HeteroData, ks: Sequence[int] = (10, 20),
-                 batch_size: int = 4096, precision: str = 'auto',
-                 candidates: int = 512, clusters: int = 64,
+    def __init__(self, data: HeteroData, config: Optional[EvalConfig] = None,
                  device: Optional[torch.device] = None) -> None:
-        self.ks = list(ks)
-        self.batch_size = batch_size
-        self.precision = precision
-        self.candidates = candidates
-        self.clusters = clusters
+        self.config = config or EvalConfig()
+        self.config.validate()
+        self.device = device or torch.device('cpu')
+        self.candidates = self.config.resolve_candidates(self.device)
         target = str(data.target)
         store = data[edge_type(target)]
         self.num_users = int(data['user'].num_nodes)
         self.num_items = int(data['item'].num_nodes)
-        self.device = device or torch.device('cpu')
-        self.labels = {s: store[f'{s}_edge_label_index'].to(self.device)
-                       for s in SPLITS if f'{s}_edge_label_index' in store}
+        labels = {s: store[f'{s}_edge_label_index']
+                  for s in SPLITS if f'{s}_edge_label_index' in store}
+        self.labels = {s: v.to(self.device) for s, v in labels.items()}
+        self.train_target = store.edge_index
         self.exclude = ExclusionIndex(store.edge_index, self.num_users).to(
             self.device)
-        # Groups follow the dataset's auxiliary behaviors, whatever subset
-        # a model uses (target-only LightGCN included).
+        # Groups follow the dataset's behaviors, whatever subset a model
+        # uses (target-only LightGCN included).
         self.aux_edges = [data[edge_type(b)].edge_index
                           for b in data.behaviors if b != target]
-        self.has_aux = {s: aux_evidence_mask(v.cpu(), self.aux_edges,
-                                             self.num_items).to(self.device)
-                        for s, v in self.labels.items()}
+        degree = torch.zeros(self.num_users, dtype=torch.long)
+        for b in data.behaviors:
+            degree += torch.bincount(data[edge_type(b)].edge_index[0],
+                                     minlength=self.num_users)
+        self.groups: Dict[str, Dict[str, Tensor]] = {}
+        for s, v in labels.items():
+            aux = aux_evidence_mask(v, self.aux_edges, self.num_items)
+            self.groups[s] = {'aux': aux.to(self.device),
+                              'direct': (~aux).to(self.device),
+                              'cold': (degree[v[0]] == 0).to(self.device)}
         self._demote: Optional[ExclusionIndex] = None
+        self._negatives: Dict[str, Tensor] = {}
+
+    @property
+    def label(self) -> str:
+        return self.config.label
 
     def demote_index(self) -> Optional[ExclusionIndex]:
         r"""Every user's auxiliary items, to rank after all others when a
@@ -110,20 +138,51 @@ class Evaluator:
                                           self.num_users).to(self.device)
         return self._demote
 
+    def negatives(self, split: str) -> Tensor:
+        r"""The sampled negatives of a split's pairs, drawn once (seeded
+        with ``config.seed`` and the split)."""
+        if split not in self._negatives:
+            kind, count = parse_negatives(str(self.config.negatives))
+            labels = self.labels[split].cpu()
+            weights = None if kind == 'uniform' else torch.bincount(
+                self.train_target[1], minlength=self.num_items)
+            self._negatives[split] = draw_negatives(
+                labels, self.num_items, count,
+                ExclusionIndex(self.train_target, self.num_users),
+                ExclusionIndex(labels, self.num_users), weights,
+                self.config.seed + SPLITS.index(split)).to(self.device)
+        return self._negatives[split]
+
+    def ranks(self, user_emb: Tensor, item_emb: Tensor,
+              splits: Sequence[str] = SPLITS,
+              demote_aux: bool = False) -> Dict[str, Tensor]:
+        r"""The rank of every held-out pair of :obj:`splits` (resolved up
+        to the largest cut-off under full ranking)."""
+        cfg = self.config
+        labels = {s: self.labels[s] for s in splits if s in self.labels}
+        if cfg.negatives is not None:
+            return {s: sampled_ranks(user_emb, item_emb, v,
+                                     self.negatives(s),
+                                     cfg.protocol == 'user')
+                    for s, v in labels.items()}
+        return topk_ranks(user_emb, item_emb, labels, max(cfg.ks),
+                          self.exclude, cfg.batch_size, cfg.precision,
+                          self.demote_index() if demote_aux else None,
+                          self.candidates, cfg.clusters)
+
     @torch.no_grad()
     def __call__(self, user_emb: Tensor, item_emb: Tensor,
                  splits: Sequence[str] = SPLITS,
                  demote_aux: bool = False) -> Dict[str, Any]:
         r"""Returns the metrics of every split in :obj:`splits` and, as
-        ``'<split>_groups'``, those of its pairs with auxiliary evidence and
-        its direct target pairs (:func:`group_metrics`)."""
-        labels = {s: self.labels[s] for s in splits if s in self.labels}
-        demote = self.demote_index() if demote_aux else None
-        ranks = topk_ranks(user_emb, item_emb, labels, max(self.ks),
-                           self.exclude, self.batch_size, self.precision,
-                           demote, self.candidates, self.clusters)
+        ``'<split>_groups'``, those of its groups (:func:`group_metrics`).
+        """
+        cfg = self.config
         out: Dict[str, Any] = {}
-        for s, r in ranks.items():
-            out[s] = ranking_metrics(r, self.ks)
-            out[f'{s}_groups'] = group_metrics(r, self.has_aux[s], self.ks)
+        for s, r in self.ranks(user_emb, item_emb, splits,
+                               demote_aux).items():
+            lists = ranked_lists(r, self.labels[s], cfg.protocol)
+            out[s] = ranking_metrics(lists, cfg.ks, metrics=cfg.metrics)
+            out[f'{s}_groups'] = group_metrics(lists, self.groups[s], cfg.ks,
+                                               cfg.metrics)
         return out

@@ -6,7 +6,17 @@ names from :data:`METRICS`. Adding a metric is one decorated function.
 A metric sees :class:`RankedLists`: the 0-based rank of every relevant
 (held-out) item among all candidates of its query, and which query (a user,
 or a single held-out pair) it belongs to. It returns one value per query;
-the reported figure is the mean over queries.
+the reported figure is the mean over queries. The definitions are
+RecBole's (and those of :mod:`torch_geometric.metrics`): HR@K is 1 if any
+relevant item is in the top K, NDCG@K divides the DCG of the top K by the
+ideal DCG of :math:`\min(|\mathrm{relevant}|, K)` items, Recall@K and
+Precision@K divide the hits by :math:`|\mathrm{relevant}|` and :math:`K`,
+MRR@K is the reciprocal rank of the first hit.
+
+Ties count against the relevant item: its rank is the number of *other*
+candidates that score at least as high (see
+:mod:`~rmbrec_pyg.evaluation.ranking`), so a model that scores every item
+the same gets nothing.
 """
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Union
@@ -103,6 +113,29 @@ def ndcg(lists: RankedLists, k: int) -> Tensor:
     ideal = torch.cumsum(1.0 / torch.log2(torch.arange(
         k, dtype=torch.float64, device=n.device) + 2.0), 0)
     return lists.dcg(k) / ideal[(n - 1).clamp(min=0).long()]
+
+
+@register_metric('Recall')
+def recall(lists: RankedLists, k: int) -> Tensor:
+    r"""Share of the relevant items that are in the top :math:`K`."""
+    return lists.hits(k) / lists.num_relevant.to(torch.float64)
+
+
+@register_metric('Precision')
+def precision(lists: RankedLists, k: int) -> Tensor:
+    r"""Share of the top :math:`K` that is relevant."""
+    return lists.hits(k) / k
+
+
+@register_metric('MRR')
+def mrr(lists: RankedLists, k: int) -> Tensor:
+    r"""Reciprocal rank of the first relevant item in the top :math:`K`
+    (0 without one)."""
+    r = lists.rank.to(torch.float64)
+    rr = torch.where(r < k, 1.0 / (r + 1.0), torch.zeros_like(r))
+    out = torch.zeros(lists.num_queries, dtype=torch.float64,
+                      device=r.device)
+    return out.scatter_reduce_(0, lists.query, rr, 'amax')
 
 
 def metric_names(ks: Sequence[int],

@@ -18,9 +18,12 @@ def target_ranks(user_emb: Tensor, item_emb: Tensor, label_index: Tensor,
     r"""The 0-based rank of every held-out item among all items for its
     user, by score :math:`\mathbf{z}_u^\top\mathbf{z}_i`, after masking the
     excluded items (a held-out item that is itself excluded gets the worst
-    rank).
-Ties are counted in the item's favour. See :func:`topk_ranks` for the
-    faster path used in training.
+    rank, :obj:`num_items`). The reference implementation: one full score
+    row per pair. :func:`topk_ranks` is the fast path, with the same ranks.
+
+    Ties count against the held-out item: its rank is the number of *other*
+    items that score at least as high, so a model that scores every item
+    the same ranks every held-out item last.
 
     Args:
         user_emb (Tensor): :obj:`[U, F]`.
@@ -42,7 +45,7 @@ Ties are counted in the item's favour. See :func:`topk_ranks` for the
             row, col = exclude.gather(users)
             scores[row, col] = float('-inf')
         true = scores.gather(1, items.view(-1, 1))
-        rank = (scores > true).sum(1)
+        rank = (scores >= true).sum(1) - 1
         rank = torch.where(torch.isinf(true.view(-1)) & (true.view(-1) < 0),
                            torch.full_like(rank, num_items), rank)
         ranks.append(rank)
@@ -185,10 +188,13 @@ def topk_ranks(user_emb: Tensor, item_emb: Tensor,
                clusters: int = 64,
                ) -> Dict[str, Tensor]:
     r"""Ranks of the held-out items of several splits at once, resolved up
-    to :obj:`k`: one top-:obj:`k` pass over the *union* of the splits'
-    users (validation and test share their users in leave-one-out, so both
-    cost one pass). An item outside the top :obj:`k` gets rank :obj:`k`,
-    which is exact for HR@K and NDCG@K with :math:`K \leq k`.
+    to :obj:`k`: one top-:obj:`(k + 1)` pass over the *union* of the
+    splits' users (validation and test share their users in leave-one-out,
+    so both cost one pass). An item outside the top :obj:`k` gets rank
+    :obj:`k`; inside, its rank is exact under the rule of
+    :func:`target_ranks` (ties count against it: the extra candidate tells
+    whether a tie reaches past the cut-off). Exact for every metric at
+    :math:`K \leq k`. A user's other held-out items stay in its ranking.
 
     With :obj:`candidates > 0`, :func:`certified_misses` first settles
     the pairs that provably rank at :obj:`k` or worse against a shared set
@@ -227,16 +233,20 @@ def topk_ranks(user_emb: Tensor, item_emb: Tensor,
             out[s] = r
         return out
     users = torch.unique(torch.cat([v[0] for v in label_index.values()]))
-    top, top_scores = topk_items(user_emb, item_emb, users, k, exclude,
+    top, top_scores = topk_items(user_emb, item_emb, users, k + 1, exclude,
                                  batch_size, precision, demote=demote)
     out = {}
     for split, index in label_index.items():
         rows = torch.searchsorted(users, index[0])
-        found = (top[rows] == index[1].view(-1, 1)) & torch.isfinite(
-            top_scores[rows])
-        first = found.to(torch.uint8).argmax(1)
-        out[split] = torch.where(found.any(1), first,
-                                 torch.full_like(first, k))
+        scores = top_scores[rows]
+        found = (top[rows] == index[1].view(-1, 1)) & torch.isfinite(scores)
+        mine = scores.gather(1, found.to(torch.uint8).argmax(1, True))
+        # Other listed items scoring at least as high. If all k + 1 listed
+        # items do, the count (k) says "outside the top k", as it must:
+        # more ties may lie beyond the list.
+        ahead = ((scores >= mine) & torch.isfinite(scores)).sum(1) - 1
+        out[split] = torch.where(found.any(1), ahead.clamp(max=k),
+                                 torch.full_like(ahead, k))
     return out
 
 

@@ -17,9 +17,9 @@ class TrainerConfig:
         patience: Stop when the monitored validation metric has not improved
             for more than this many epochs (the authors' rule).
         batch_size: Users per mini-batch (every user, once per epoch).
-        eval_batch_size: Held-out pairs scored at once.
-        ks: Cut-offs of HR@K / NDCG@K.
-        monitor: Validation metric for early stopping and model selection.
+        monitor: Validation metric for early stopping and model selection,
+            one of the evaluation's (``eval.metrics`` at ``eval.ks``),
+            under the evaluation's protocol.
         eval_every: Evaluate every this many epochs.
         device: ``'auto'`` (CUDA when present), ``'cpu'``, ``'cuda'``, ...
         seed: Seed of initialisation and sampling.
@@ -29,17 +29,6 @@ class TrainerConfig:
         progress: Show a progress bar over the batches.
         negatives: ``'all'`` (negatives outside all of the user's items) or
             ``'behavior'`` (outside that behavior).
-        eval_precision: ``'fp32'``, ``'bf16'`` (bf16 candidates rescored
-            and certified in fp32; see :func:`~rmbrec_pyg.evaluation.
-            topk_items`) or ``'auto'`` (bf16 on CUDA and on CPUs with
-            native bf16 matrix products, fp32 elsewhere). The metrics are
-            the fp32 ones whichever is chosen.
-        eval_candidates: Candidate items per user group of the evaluation's
-            pre-pass, which settles held-out pairs that provably miss the
-            top-K before the full ranking (see
-            :func:`~rmbrec_pyg.evaluation.certified_misses`); ``0`` ranks
-            every user in full. Same metrics either way.
-        eval_clusters: User groups of that pre-pass.
         retain_freed_memory: On CPU with glibc, keep freed memory in the
             process for reuse instead of page-faulting it back every step
             (see :mod:`rmbrec_pyg.train.allocator`).
@@ -47,8 +36,6 @@ class TrainerConfig:
     max_epochs: int = 200
     patience: int = 20
     batch_size: int = 1024
-    eval_batch_size: int = 4096
-    ks: List[int] = field(default_factory=lambda: [10, 20])
     monitor: str = 'HR@10'
     eval_every: int = 1
     device: str = 'auto'
@@ -58,9 +45,6 @@ class TrainerConfig:
     checkpoint: bool = True
     progress: bool = True
     negatives: str = 'all'
-    eval_precision: str = 'auto'
-    eval_candidates: int = 512
-    eval_clusters: int = 64
     retain_freed_memory: bool = True
 
     def validate(self) -> None:
@@ -68,31 +52,13 @@ class TrainerConfig:
         if self.max_epochs < 0:
             raise ConfigError(f"'{name}.max_epochs' must be >= 0 "
                               f'(got {self.max_epochs})')
-        if self.batch_size <= 0 or self.eval_batch_size <= 0:
-            raise ConfigError(f"'{name}.batch_size' and "
-                              f"'{name}.eval_batch_size' must be positive "
-                              f'(got {self.batch_size}, '
-                              f'{self.eval_batch_size})')
+        if self.batch_size <= 0:
+            raise ConfigError(f"'{name}.batch_size' must be positive "
+                              f'(got {self.batch_size})')
         if self.patience < 0 or self.eval_every <= 0:
             raise ConfigError(f"'{name}.patience' must be >= 0 and "
                               f"'{name}.eval_every' positive (got "
                               f'{self.patience}, {self.eval_every})')
-        if not self.ks or any(int(k) <= 0 for k in self.ks):
-            raise ConfigError(f"'{name}.ks' must be positive integers "
-                              f'(got {list(self.ks)})')
-        allowed = [f'{m}@{k}' for k in self.ks for m in ('HR', 'NDCG')]
-        if self.monitor not in allowed:
-            raise ConfigError(f"'{name}.monitor' must be one of {allowed} "
-                              f'(got {self.monitor!r})')
-        if self.eval_precision not in ('fp32', 'bf16', 'auto'):
-            raise ConfigError(f"'{name}.eval_precision' must be 'fp32', "
-                              f"'bf16' or 'auto' (got "
-                              f'{self.eval_precision!r})')
-        if self.eval_candidates < 0 or self.eval_clusters <= 0:
-            raise ConfigError(f"'{name}.eval_candidates' must be >= 0 and "
-                              f"'{name}.eval_clusters' positive (got "
-                              f'{self.eval_candidates}, '
-                              f'{self.eval_clusters})')
         if self.negatives not in ('all', 'behavior'):
             raise ConfigError(f"'{name}.negatives' must be 'all' or "
                               f"'behavior' (got {self.negatives!r})")

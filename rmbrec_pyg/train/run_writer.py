@@ -12,7 +12,7 @@ from rmbrec_pyg.utils.io import atomic_write, write_json
 
 log = logging.getLogger('rmbrec_pyg')
 
-Row = Dict[str, float]
+Row = Dict[str, Any]
 
 
 class RunLogger:
@@ -77,7 +77,7 @@ class TensorBoardLogger(RunLogger):
                   improved: bool) -> None:
         step = int(row['epoch'])
         for key, value in row.items():
-            if key != 'epoch':
+            if key != 'epoch' and isinstance(value, (int, float)):
                 self.writer.add_scalar(key.replace('_', '/', 1), value, step)
         self.writer.flush()
 
@@ -93,12 +93,14 @@ class ConsoleLogger(RunLogger):
         behaviors (Sequence[str]): Behavior names.
         weights (Mapping[str, float]): Each regularizer's weight.
         monitor (str): The monitored validation metric.
+        protocol (str): The evaluation protocol's label, printed beside it.
     """
     def __init__(self, behaviors: Sequence[str], weights: Mapping[str, float],
-                 monitor: str) -> None:
+                 monitor: str, protocol: str = '') -> None:
         self.behaviors = list(behaviors)
         self.weights = dict(weights)
         self.monitor = monitor
+        self.protocol = protocol
 
     def format(self, row: Row, improved: bool) -> str:
         parts = [f"epoch {int(row['epoch']):3d}", f"{row['train_s']:.1f}s"]
@@ -114,7 +116,7 @@ class ConsoleLogger(RunLogger):
             f"{row[f'loss_bpr_{b}']:.3f}" for b in self.behaviors))
         metric = f'valid_{self.monitor}'
         if metric in row:
-            parts.append(f'{metric} {row[metric]:.4f}' +
+            parts.append(f'{metric} {row[metric]:.4f} [{self.protocol}]' +
                          (' *' if improved else ''))
         return ' | '.join(parts)
 
@@ -167,11 +169,12 @@ class RunWriter:
     @classmethod
     def default(cls, out_dir: Optional[str], behaviors: Sequence[str],
                 weights: Mapping[str, float], monitor: str,
+                protocol: str = '',
                 extra: Sequence[RunLogger] = ()) -> 'RunWriter':
         r"""The console line, plus, with a run dir, ``metrics.csv``,
         ``metrics.json``, TensorBoard (when installed) and the plots."""
         loggers: List[RunLogger] = [ConsoleLogger(behaviors, weights,
-                                                  monitor)]
+                                                  monitor, protocol)]
         if out_dir is not None:
             os.makedirs(out_dir, exist_ok=True)
             loggers += [CSVLogger(out_dir), JSONLogger(out_dir),

@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 
 from rmbrec_pyg.data.errors import ConfigError
 from rmbrec_pyg.data.hetero import edge_index_dict_of
-from rmbrec_pyg.evaluation import SPLITS, Evaluator
+from rmbrec_pyg.evaluation import SPLITS, EvalConfig, Evaluator
 from rmbrec_pyg.graph.sampling import BehaviorSampler
 from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
 from rmbrec_pyg.nn.fusion import AdaptiveFusion
@@ -50,13 +50,14 @@ class Trainer:
         encoder (MultiBehaviorEncoder): The model.
         regularizers (Mapping[str, Regularizer], optional): Named plug-in
             terms of the objective.
-        config (TrainerConfig): Loop and evaluation settings.
+        config (TrainerConfig): Loop settings.
         loss (LossConfig): Loss settings.
         optim (OptimConfig): Adam settings.
         out_dir (str, optional): The run dir for ``metrics.json``,
             ``metrics.csv``, plots and checkpoints. (default: :obj:`None`,
             nothing is written)
         fusion (FusionConfig): Behavior fusion settings.
+        evaluation (EvalConfig): The evaluation protocol and its settings.
         run_config (dict, optional): The run's configuration as plain data,
             stored in ``best.pt``.
         loggers (Sequence[RunLogger]): More trackers for every epoch.
@@ -69,12 +70,14 @@ class Trainer:
                  out_dir: Optional[str] = None,
                  fusion: Optional[FusionConfig] = None,
                  run_config: Optional[Dict[str, Any]] = None,
-                 loggers: Sequence[RunLogger] = ()) -> None:
+                 loggers: Sequence[RunLogger] = (),
+                 evaluation: Optional[EvalConfig] = None) -> None:
         self.config = cfg = config or TrainerConfig()
         loss, optim = loss or LossConfig(), optim or OptimConfig()
-        fusion = fusion or FusionConfig()
-        for c in (cfg, loss, optim, fusion):
+        fusion, evaluation = fusion or FusionConfig(), evaluation or EvalConfig()
+        for c in (cfg, loss, optim, fusion, evaluation):
             c.validate()
+        evaluation.check_monitor(cfg.monitor)
         self.device = resolve_device(cfg.device)
         if cfg.retain_freed_memory and self.device.type == 'cpu':
             retain_freed_memory()
@@ -99,9 +102,7 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.sampler = BehaviorSampler(edges, self.num_users, ni,
                                        cfg.negatives, self.generator)
-        self.evaluator = Evaluator(data, cfg.ks, cfg.eval_batch_size,
-                                   cfg.eval_precision, cfg.eval_candidates,
-                                   cfg.eval_clusters, self.device)
+        self.evaluator = Evaluator(data, evaluation, self.device)
         self.optimizer = build_optimizer(self.encoder, self.objective, optim)
         self.rank, self.world_size = distributed.rank_and_world()
         if self.world_size > 1 and cfg.resume:
@@ -114,7 +115,7 @@ class Trainer:
         self.writer = RunWriter.default(
             out_dir if main else None, self.behaviors,
             {k: r.weight for k, r in self.objective.regularizers.items()},
-            cfg.monitor, loggers)
+            cfg.monitor, evaluation.label, loggers)
         self.calibration = (Calibration(fusion.alphas, fusion.demote_aux)
                             if fusion.calibrate else None)
         self.epoch = 0
@@ -174,7 +175,8 @@ class Trainer:
         calibrated choices of the selected model."""
         keys = ('valid_groups', 'test_groups', 'fusion_alpha',
                 'fusion_weights', 'demote_aux')
-        return {'best_epoch': self.best['epoch'], 'valid': self.best['valid'],
+        return {'best_epoch': self.best['epoch'],
+                'protocol': self.evaluator.label, 'valid': self.best['valid'],
                 'test': self.best['test'],
                 **{k: self.best[k] for k in keys
                    if self.best.get(k) is not None}}
@@ -192,7 +194,7 @@ class Trainer:
                     self.epoch - self.best['epoch'] > cfg.patience:
                 break
             epoch, t0 = self.epoch + 1, time.perf_counter()
-            row: Dict[str, float] = {'epoch': epoch}
+            row: Dict[str, Any] = {'epoch': epoch}
             terms = self.train_epoch(epoch)
             row['train_s'] = time.perf_counter() - t0
             row.update({f'loss_{k}': v for k, v in terms.items()})
@@ -205,6 +207,7 @@ class Trainer:
                 t1 = time.perf_counter()
                 res = self.evaluate()
                 row.update({f'valid_{k}': v for k, v in res['val'].items()})
+                row['protocol'] = self.evaluator.label
                 if res['val'][cfg.monitor] > self.best['score']:
                     improved = True
                     self._record_best(epoch, res)

@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from rmbrec_pyg.data import SyntheticMultiBehaviorDataset, training_bar
-from rmbrec_pyg.evaluation import aux_evidence_mask, group_metrics
+from rmbrec_pyg.evaluation import (RankedLists, aux_evidence_mask,
+                                   group_metrics)
 from rmbrec_pyg.nn import AdaptiveFusion, MostPopular, MultiBehaviorEncoder
 from rmbrec_pyg.regularizers import ORM, RRM
 from rmbrec_pyg.train import Trainer, TrainerConfig, seed_everything
@@ -35,7 +36,8 @@ def test_aux_evidence_groups():
     aux = [torch.tensor([[0, 2], [1, 5]])]
     mask = aux_evidence_mask(labels, aux, 10)
     assert mask.tolist() == [True, False, False]
-    g = group_metrics(torch.tensor([0, 30, 3]), mask, (10, ))
+    lists = RankedLists.per_pair(torch.tensor([0, 30, 3]))
+    g = group_metrics(lists, {'aux': mask, 'direct': ~mask}, (10, ))
     assert g['aux']['HR@10'] == 1.0 and g['direct']['HR@10'] == 0.5
     assert g['n_aux'] == 1 and g['n_direct'] == 2
 

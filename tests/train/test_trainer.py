@@ -8,6 +8,7 @@ from rmbrec_pyg.nn import MultiBehaviorEncoder
 from rmbrec_pyg.regularizers import ORM, RRM
 from rmbrec_pyg.train import (LossConfig, Trainer, TrainerConfig,
                               seed_everything)
+from rmbrec_pyg.evaluation import EvalConfig, metric_names
 from rmbrec_pyg.train.checkpoint import load_checkpoint as load
 
 SMALL = dict(num_users=400, num_items=250, target_per_user=6.0)
@@ -46,7 +47,8 @@ def test_fit_writes_run_dir(small, tmp_path):
     tr = _trainer(small, out=str(tmp_path))
     metrics = tr.fit()
     assert metrics['best_epoch'] >= 1
-    assert set(metrics['valid']) == {'HR@10', 'NDCG@10', 'HR@20', 'NDCG@20'}
+    assert list(metrics['valid']) == metric_names([10, 20])
+    assert metrics['protocol'] == 'user/full'
     with open(tmp_path / 'metrics.json') as f:
         assert json.load(f) == json.loads(json.dumps(metrics))
     lines = (tmp_path / 'metrics.csv').read_text().splitlines()
@@ -94,9 +96,15 @@ def test_loss_config_validation():
     with pytest.raises(ValueError, match="'loss.missing' must be"):
         LossConfig(missing='zero').validate()
     with pytest.raises(ValueError, match="'trainer.monitor' must be one of"):
-        TrainerConfig(monitor='HR@5').validate()
-    with pytest.raises(ValueError, match="'trainer.ks' must be positive"):
-        TrainerConfig(ks=[0]).validate()
+        EvalConfig().check_monitor('HR@5')
+    with pytest.raises(ValueError, match="'eval.ks' must be positive"):
+        EvalConfig(ks=[0]).validate()
+    with pytest.raises(ValueError, match="'eval.protocol' must be one of"):
+        EvalConfig(protocol='item').validate()
+    with pytest.raises(ValueError, match="'eval.negatives' must be null"):
+        EvalConfig(negatives='uniform:-3').validate()
+    with pytest.raises(ValueError, match="'eval.metrics' must name"):
+        EvalConfig(metrics=['AUC']).validate()
 
 
 @pytest.mark.slow

@@ -1,0 +1,138 @@
+r"""``rmbrec-evaluate RUN_DIR [eval.KEY=VALUE ...] [checkpoint=best.pt]
+[output=FILE] [device=cpu]``: rescores the saved model of a run under any
+evaluation protocol, without training, from any working directory.
+
+Examples::
+
+    rmbrec-evaluate outputs/2026-11-30/10-00-00                 # as trained
+    rmbrec-evaluate RUN_DIR eval.protocol=pair                  # per pair
+    rmbrec-evaluate RUN_DIR eval.negatives=uniform:99           # sampled
+    rmbrec-evaluate RUN_DIR eval.ks=[5,10,50] output=eval.json
+
+The data, model and ranking options come from the checkpoint (its run's
+configuration, with absolute paths); the ``eval`` settings are the run's,
+changed by the ``eval.*`` arguments.
+"""
+import json
+import os
+import sys
+from typing import Any, Dict, List, Optional, Sequence
+
+import torch
+
+from rmbrec_pyg.cli.errors import report_user_errors
+from rmbrec_pyg.data.errors import ConfigError
+
+USAGE = __doc__.split('\n\n')[0].replace('``', '')
+OPTIONS = ('checkpoint', 'output', 'device')
+
+
+def run_config(run_dir: str, state: Dict[str, Any]) -> Any:
+    r"""The configuration a run was trained with: the checkpoint's own, or
+    ``config_resolved.yaml`` of the run dir."""
+    from omegaconf import OmegaConf
+    if state.get('run_config') is not None:
+        return OmegaConf.create(state['run_config'])
+    path = os.path.join(run_dir, 'config_resolved.yaml')
+    if not os.path.isfile(path):
+        raise ConfigError(f"no configuration for the checkpoint in "
+                          f"'{run_dir}': expected config_resolved.yaml")
+    return OmegaConf.load(path)
+
+
+def eval_settings(cfg: Any, overrides: Sequence[str]) -> Any:
+    r"""The run's ``eval`` group with :obj:`overrides` (``eval.KEY=VALUE``)
+    applied, validated."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from rmbrec_pyg.evaluation import EvalConfig
+    base = OmegaConf.structured(EvalConfig)
+    try:
+        node = OmegaConf.merge(base, cfg.get('eval') or {},
+                               OmegaConf.from_dotlist(
+                                   [o[len('eval.'):] for o in overrides]))
+    except OmegaConfBaseException as e:
+        first = str(e).strip().splitlines()[0]
+        raise ConfigError(f'invalid eval setting: {first}')
+    settings = EvalConfig(**OmegaConf.to_container(node))  # type: ignore
+    settings.validate()
+    return settings
+
+
+def rescore(run_dir: str, overrides: Sequence[str] = (),
+            checkpoint: str = 'best.pt', device: str = 'cpu'
+            ) -> Dict[str, Any]:
+    r"""The metrics of :obj:`run_dir`'s saved model under the run's
+    evaluation settings changed by :obj:`overrides`."""
+    from rmbrec_pyg.cli.builders import load_data
+    from rmbrec_pyg.evaluation import Evaluator
+    from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
+    from rmbrec_pyg.train.checkpoint import (load_checkpoint,
+                                             load_encoder_state)
+    if not os.path.isdir(run_dir):
+        raise ConfigError(f"run dir '{run_dir}' does not exist")
+    path = checkpoint if os.path.isabs(checkpoint) else os.path.join(
+        run_dir, checkpoint)
+    state = load_checkpoint(path)
+    cfg = run_config(run_dir, state)
+    settings = eval_settings(cfg, overrides)
+    _, data, _ = load_data(cfg)
+    dev = torch.device(device)
+    encoder = MultiBehaviorEncoder.from_config(state['config'])
+    load_encoder_state(encoder, state['encoder'])
+    encoder.to(dev).eval()
+    adj = encoder.build_adjacency(
+        {b: data['user', b, 'item'].edge_index for b in encoder.behaviors},
+        encoder.num_users, encoder.num_items,
+        backend=encoder.sparse_backend, device=dev)
+    with torch.no_grad():
+        zu, zi = encoder.get_embedding(adj)
+    evaluator = Evaluator(data, settings, dev)
+    res = evaluator(zu, zi, demote_aux=bool(
+        state.get('ranking', {}).get('demote_aux')))
+    return {'run_dir': os.path.abspath(run_dir), 'checkpoint': path,
+            'epoch': state.get('epoch'), 'protocol': evaluator.label,
+            'valid': res.get('val', {}), 'test': res.get('test', {}),
+            'valid_groups': res.get('val_groups'),
+            'test_groups': res.get('test_groups')}
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ('-h', '--help'):
+        print(__doc__.strip())
+        sys.exit(0 if argv else 2)
+
+    def run() -> None:
+        run_dir, rest = argv[0], argv[1:]
+        opts = {'checkpoint': 'best.pt', 'output': '', 'device': 'cpu'}
+        overrides = []
+        for arg in rest:
+            key, eq, value = arg.partition('=')
+            if not eq:
+                raise ConfigError(f"expected key=value arguments after "
+                                  f"RUN_DIR, got '{arg}'")
+            if key.startswith('eval.'):
+                overrides.append(arg)
+            elif key in OPTIONS:
+                opts[key] = value
+            else:
+                raise ConfigError(f"unknown key '{key}' (keys: eval.*, "
+                                  f"{', '.join(OPTIONS)})")
+        out = rescore(run_dir, overrides, opts['checkpoint'], opts['device'])
+        for split in ('valid', 'test'):
+            line = ' '.join(f'{k} {v:.4f}' for k, v in out[split].items())
+            print(f"{split} [{out['protocol']}]: {line}")
+        if opts['output']:
+            from rmbrec_pyg.utils.io import write_json
+            write_json(opts['output'], out)
+            print(f"wrote {opts['output']}")
+        else:
+            print(json.dumps({k: out[k] for k in ('protocol', 'epoch')}))
+
+    report_user_errors('rmbrec-evaluate', run)
+
+
+if __name__ == '__main__':
+    main()
