@@ -124,7 +124,7 @@ def generate_multi_behavior(
     n, least = heldout_per_user, 2 * heldout_per_user + 1
     k_max = max(least, min(num_items // 4, int(4 * target_per_user)))
     counts = least + torch.poisson(
-        torch.full((num_users, ), max(target_per_user - least, 0.0)),
+        torch.full((num_users, ), max(float(target_per_user) - least, 0.0)),
         generator=gen).long()
     order = (logits + _gumbel(logits.shape, gen)).topk(k_max, dim=1).indices
     # Shuffle each user's picks so that the held-out ones are random picks.
