@@ -19,7 +19,7 @@ $(VENV)/.installed: $(PY) pyproject.toml
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PY) -m pip install --quiet "$(TORCH)" -e '.[test,plot]'
+	$(PY) -m pip install --quiet "$(TORCH)" -e '.[test]'
 	touch $@
 
 install: $(VENV)/.installed

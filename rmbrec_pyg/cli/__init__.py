@@ -1,6 +1,14 @@
 r"""Command-line entry points. This is the only subpackage that imports
-Hydra and OmegaConf."""
+Hydra and OmegaConf.
+
+Importing it sets ``OMP_WAIT_POLICY=PASSIVE`` unless the environment sets
+it: torch reads it when it loads, and with the default (spinning) OpenMP
+threads a run slows down several times as soon as another process uses the
+CPU. Set ``OMP_WAIT_POLICY=ACTIVE`` to keep OpenMP's default."""
+import os
 import os.path as osp
+
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 
 
 def config_dir() -> str:

@@ -6,6 +6,7 @@ API of :mod:`rmbrec_pyg.cli.compose`, the benchmarks) builds through
 these functions."""
 import logging
 import os
+import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -16,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from rmbrec_pyg.cli import config_dir
 from rmbrec_pyg.data.errors import ConfigError
+from rmbrec_pyg.data.stats import heldout_summary
 from rmbrec_pyg.evaluation import EvalConfig
 from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
 from rmbrec_pyg.nn.fusion import AdaptiveFusion
@@ -114,7 +116,12 @@ def build_regularizers(cfg: DictConfig) -> Dict[str, Regularizer]:
 def load_data(cfg: DictConfig) -> Tuple[Any, Any, List[str]]:
     r"""Instantiates ``cfg.data`` and checks ``cfg.behaviors`` against it.
     Returns the dataset, its graph and the behaviors to use (all of the
-    dataset's when ``behaviors`` is unset)."""
+    dataset's when ``behaviors`` is unset). Logs the behaviors and the
+    held-out splits, and warns about users without any training edge."""
+    missing = [f'data.{k}' for k in OmegaConf.missing_keys(cfg.data)]
+    if missing:
+        raise ConfigError(f"{', '.join(missing)} must be set (e.g. "
+                          f'{missing[0]}=PATH on the command line)')
     try:
         dataset = instantiate(cfg.data)
     except Exception as e:
@@ -132,6 +139,16 @@ def load_data(cfg: DictConfig) -> Tuple[Any, Any, List[str]]:
     if str(data.target) not in behaviors:
         raise ConfigError(f"'behaviors' {behaviors} must include the target "
                           f"'{data.target}'")
+    log.info('behaviors: %s (target %r; the dataset has %s)', behaviors,
+             str(data.target), available)
+    for split, h in heldout_summary(data).items():
+        log.info('%s: %d held-out pairs of %d users (%d with auxiliary '
+                 'evidence, %d direct; %d cold users)', split, h['pairs'],
+                 h['users'], h['aux'], h['direct'], h['cold_users'])
+        if h['cold_users']:
+            warnings.warn(f"{h['cold_users']} {split} user(s) have no "
+                          'training edge at all: scored from their initial '
+                          "embeddings, reported as the 'cold' group")
     return dataset, data, behaviors
 
 

@@ -1,16 +1,22 @@
-r"""``rmbrec-recommend checkpoint=PATH k=10 output=recs.csv [users=FILE]``:
-top-k recommendations per user from a trained run.
+r"""rmbrec-recommend checkpoint=PATH [k=10] [output=recs.csv] [users=FILE]
+[batch_size=4096] [device=cpu]
 
-The checkpoint's run dir must hold ``config_resolved.yaml`` (every run dir
-does): the dataset is rebuilt from it so that the graph and the ids are the
-ones the model was trained on. Items the user already has in the target
-behavior are excluded. Ids in the output are the input data's (1-based).
-``users=FILE`` lists 1-based user ids, one per line (default: all users).
+Top-k recommendations per user from a trained run, as the run's evaluation
+ranks them: the user's training purchases are never recommended, and a
+model that demotes the items a user already has under an auxiliary
+behavior (adaptive fusion's validation-chosen `demote_aux`) does so here.
+
+The data are rebuilt from the checkpoint's own run configuration (paths
+saved absolute), so it works from any folder. Output rows are
+`user,rank,item,score`. Ids are the dataset's 1-based ids, or, when the
+dataset folder holds rmbrec-prepare's `user_ids.csv`/`item_ids.csv`, the raw
+ids of the original log. `users=FILE` lists one user a line, in the same ids
+(default: every user).
 """
 import os
 import sys
 import time
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 import torch
 
@@ -18,17 +24,41 @@ from rmbrec_pyg.cli.errors import report_user_errors
 from rmbrec_pyg.cli.kv import parse_kv
 from rmbrec_pyg.data.errors import ConfigError, DatasetFormatError
 from rmbrec_pyg.data.hetero import edge_index_dict_of
+from rmbrec_pyg.data.prepare import ID_MAPS, read_id_map
 from rmbrec_pyg.evaluation import Evaluator, topk_items
 from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
-from rmbrec_pyg.train.checkpoint import load_checkpoint
+from rmbrec_pyg.train.checkpoint import load_checkpoint, load_encoder_state
 
 
-def read_users(path: str, num_users: int) -> torch.Tensor:
+def id_maps(cfg: object) -> Optional[Dict[str, Dict[int, str]]]:
+    r"""The raw-id maps of the run's dataset folder, if it has them."""
+    root = getattr(getattr(cfg, 'data', None), 'root', None)
+    if not isinstance(root, str):
+        return None
+    paths = {k: os.path.join(root, v) for k, v in ID_MAPS.items()}
+    if not all(os.path.isfile(p) for p in paths.values()):
+        return None
+    return {k: read_id_map(p) for k, p in paths.items()}
+
+
+def read_users(path: str, num_users: int,
+               raw: Optional[Dict[int, str]] = None) -> torch.Tensor:
+    r"""0-based user ids from a file of 1-based ids, or of raw ids when
+    :obj:`raw` (1-based id -> raw id) is given."""
+    lookup = None if raw is None else {r: i for i, r in raw.items()}
     ids = []
     with open(path) as f:
         for lineno, line in enumerate(f, start=1):
             line = line.strip()
             if not line:
+                continue
+            if lookup is not None:
+                if line not in lookup:
+                    raise DatasetFormatError(path, f'unknown raw user id '
+                                             f'{line[:40]!r} (not in the '
+                                             f"dataset's user_ids.csv)",
+                                             lineno)
+                ids.append(lookup[line] - 1)
                 continue
             try:
                 u = int(line.split()[0])
@@ -46,23 +76,16 @@ def recommend(checkpoint: str, k: int, output: str,
               users_file: Optional[str] = None, batch_size: int = 4096,
               device: str = 'cpu') -> int:
     r"""Writes ``user,rank,item,score`` rows and returns their number."""
-    from hydra.utils import instantiate
-    from omegaconf import OmegaConf
+    from rmbrec_pyg.cli.builders import load_data
+    from rmbrec_pyg.cli.evaluate import run_config
+    from rmbrec_pyg.utils.io import write_text
     if k <= 0:
         raise ConfigError(f"'k' needs to be a positive integer (got {k})")
     state = load_checkpoint(checkpoint)
-    cfg_path = os.path.join(os.path.dirname(os.path.abspath(checkpoint)),
-                            'config_resolved.yaml')
-    if state.get('run_config') is not None:
-        cfg = OmegaConf.create(state['run_config'])
-    elif os.path.isfile(cfg_path):
-        cfg = OmegaConf.load(cfg_path)
-    else:
-        raise ConfigError(f"no config_resolved.yaml next to '{checkpoint}': "
-                          f'pass a checkpoint from an rmbrec-train run dir')
-    data = instantiate(cfg.data)[0]
+    cfg = run_config(os.path.dirname(os.path.abspath(checkpoint)), state)
+    data = load_data(cfg)[1]
     enc = MultiBehaviorEncoder.from_config(state['config'])
-    enc.load_state_dict(state['encoder'])
+    load_encoder_state(enc, state['encoder'])
     enc.eval()
     dev = torch.device(device)
     edges = edge_index_dict_of(data)
@@ -76,25 +99,25 @@ def recommend(checkpoint: str, k: int, output: str,
     evaluator = Evaluator(data, device=dev)
     demote = (evaluator.demote_index() if state.get('ranking', {}).get(
         'demote_aux') else None)
-    users = (read_users(users_file, enc.num_users) if users_file else
-             torch.arange(enc.num_users))
+    maps = id_maps(cfg)
+    users = (read_users(users_file, enc.num_users,
+                        None if maps is None else maps['user'])
+             if users_file else torch.arange(enc.num_users))
     items, scores = topk_items(zu, zi, users.to(dev), k, evaluator.exclude,
                                batch_size, demote=demote)
     items, scores = items.cpu(), scores.cpu()
     kk = items.size(1)
-    user_col = (users + 1).repeat_interleave(kk)
-    rank_col = torch.arange(1, kk + 1).repeat(users.numel())
-    item_col = items.reshape(-1) + 1
+    user_col = (users + 1).repeat_interleave(kk).tolist()
+    rank_col = torch.arange(1, kk + 1).repeat(users.numel()).tolist()
+    item_col = (items.reshape(-1) + 1).tolist()
     score_col = scores.reshape(-1)
-    valid = torch.isfinite(score_col)
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    with open(output, 'w') as f:
-        f.write('user,rank,item,score\n')
-        lines = [f'{u},{r},{i},{s:.6f}' for u, r, i, s in zip(
-            user_col[valid].tolist(), rank_col[valid].tolist(),
-            item_col[valid].tolist(), score_col[valid].tolist())]
-        f.write('\n'.join(lines))
-        f.write('\n')
+    valid = torch.isfinite(score_col).tolist()
+    if maps is not None:
+        user_col = [maps['user'][u] for u in user_col]
+        item_col = [maps['item'][i] for i in item_col]
+    lines = [f'{u},{r},{i},{s:.6f}' for u, r, i, s, ok in zip(
+        user_col, rank_col, item_col, score_col.tolist(), valid) if ok]
+    write_text(output, 'user,rank,item,score\n' + '\n'.join(lines) + '\n')
     return len(lines)
 
 
@@ -104,7 +127,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     def run() -> None:
         args = parse_kv(argv, ['checkpoint'], {
             'k': '10', 'output': 'recs.csv', 'users': '',
-            'batch_size': '4096', 'device': 'cpu'}, 'rmbrec-recommend')
+            'batch_size': '4096', 'device': 'cpu'}, __doc__)
         try:
             k, bs = int(args['k']), int(args['batch_size'])
         except ValueError:

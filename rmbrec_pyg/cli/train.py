@@ -46,11 +46,26 @@ def train(cfg: DictConfig) -> Dict[str, Any]:
         return metrics
     line = format_metrics(metrics['test'])
     log.info('best epoch %d | test %s', metrics['best_epoch'], line)
-    print(f"test (best validation epoch {metrics['best_epoch']}, "
-          f"{metrics['protocol']}): {line}", flush=True)
     with open(os.path.join(out, 'metrics.json')) as f:
         json.load(f)  # written by the trainer; fail loudly if not
+    print(summary(out, metrics, trainer.epoch, trainer.config.monitor),
+          flush=True)
     return metrics
+
+
+def summary(out: str, metrics: Dict[str, Any], epochs: int,
+            monitor: str) -> str:
+    r"""The closing lines of a run: where it wrote what, the selected epoch
+    and its test metrics."""
+    files = sorted(f + ('/' if os.path.isdir(os.path.join(out, f)) else '')
+                   for f in os.listdir(out) if not f.startswith('.tmp'))
+    return '\n'.join([
+        f'run dir: {os.path.abspath(out)}',
+        f"files: {', '.join(files)}",
+        f"best epoch: {metrics['best_epoch']} of {epochs} (by validation "
+        f"{monitor}, {metrics['protocol']})",
+        f"test (best validation epoch {metrics['best_epoch']}, "
+        f"{metrics['protocol']}): {format_metrics(metrics['test'])}"])
 
 
 def format_metrics(metrics: Dict[str, float]) -> str:

@@ -7,7 +7,7 @@ from rmbrec_pyg.data.synthetic import (RandomMultiBehaviorDataset,
                                        SyntheticMultiBehaviorDataset,
                                        generate_multi_behavior)
 from rmbrec_pyg.data.stats import (BehaviorStats, compute_stats,
-                                   training_bar)
+                                   heldout_summary, training_bar)
 
 __all__ = [
     'ConfigError', 'DatasetFormatError', 'build_hetero_data',
@@ -15,5 +15,5 @@ __all__ = [
     'BaseMultiBehaviorDataset', 'MultiBehaviorDataset', 'load_folder',
     'SyntheticMultiBehaviorDataset', 'RandomMultiBehaviorDataset',
     'generate_multi_behavior',
-    'BehaviorStats', 'compute_stats', 'training_bar'
+    'BehaviorStats', 'compute_stats', 'heldout_summary', 'training_bar'
 ]

@@ -1,23 +1,44 @@
 import os.path as osp
 from typing import Callable, List, Optional, Sequence
 
+import numpy as np
+
 from torch_geometric.data import HeteroData, InMemoryDataset
 
 from rmbrec_pyg.data.errors import DatasetFormatError
 from rmbrec_pyg.data.hetero import build_hetero_data
-from rmbrec_pyg.data.reader import (detect_behaviors, find_file, read_count,
+from rmbrec_pyg.data.reader import (detect_behaviors, find_file, find_line,
+                                    is_reserved, misnamed_splits, read_count,
                                     read_pairs)
+from rmbrec_pyg.utils.keys import pair_keys
 
 
 def load_folder(root: str, behaviors: Optional[Sequence[str]] = None,
-                target: str = 'buy') -> HeteroData:
+                target: str = 'buy', allow_leak: bool = False,
+                require_splits: bool = True) -> HeteroData:
     r"""Reads and validates a dataset folder into a :class:`HeteroData`
     (see :func:`~rmbrec_pyg.data.hetero.build_hetero_data` for the layout).
 
     Everything is checked before any training starts: ``count.txt``, each
     behavior file, ``validation.txt`` and ``test.txt``. Errors are
     :class:`~rmbrec_pyg.data.errors.DatasetFormatError` (a
-    :class:`ValueError`) naming the file, the line and what was expected.
+    :class:`ValueError`) naming the file, the line and what was expected:
+    a missing split (and a misnamed one beside it, e.g. ``valid.txt``),
+    ids out of range, malformed lines, and held-out pairs that also sit in
+    the target behavior's training file (a leak of the answers) unless
+    :obj:`allow_leak`. Files with reserved names (``train*``, ``val*``,
+    ``test*``, ``count*``) are never behaviors.
+
+    Args:
+        root (str): The folder.
+        behaviors (Sequence[str], optional): The behaviors to load.
+            (default: every behavior file)
+        target (str): The target behavior. (default: :obj:`'buy'`)
+        allow_leak (bool): Accept held-out pairs that are also training
+            target pairs (they are masked out of the ranking, so they never
+            count as hits). (default: :obj:`False`)
+        require_splits (bool): Fail without ``validation.txt`` or
+            ``test.txt``. (default: :obj:`True`)
     """
     root = str(root)
     num_users, num_items = read_count(root)
@@ -30,6 +51,11 @@ def load_folder(root: str, behaviors: Optional[Sequence[str]] = None,
         if target in behaviors:  # target last, auxiliaries sorted
             behaviors = [b for b in behaviors if b != target] + [target]
     behaviors = list(behaviors)
+    reserved = [b for b in behaviors if is_reserved(b)]
+    if reserved:
+        raise DatasetFormatError(root, f'{reserved} cannot be behaviors: '
+                                 'names starting with train, val, test or '
+                                 'count are reserved')
     if target not in behaviors:
         raise DatasetFormatError(
             osp.join(root, f'{target}.txt'),
@@ -47,12 +73,41 @@ def load_folder(root: str, behaviors: Optional[Sequence[str]] = None,
     splits = {}
     for name in ('validation', 'test'):
         path = find_file(root, name)
-        splits[name] = (None if path is None else read_pairs(
-            path, num_users, num_items))
+        if path is None and require_splits:
+            misnamed = misnamed_splits(root)
+            hint = (f"; found {', '.join(m + '.txt' for m in misnamed)}: "
+                    f"rename the held-out {name} pairs to '{name}.txt'"
+                    if misnamed else '')
+            raise DatasetFormatError(
+                osp.join(root, f'{name}.txt'),
+                f"missing file; expected the held-out {name} target pairs "
+                f"'user item' with 1-based ids{hint}")
+        splits[name] = None if path is None else read_pairs(
+            path, num_users, num_items)
+        if path is not None and not allow_leak:
+            _check_leak(path, splits[name], edges[target], num_items,
+                        find_file(root, target) or target)
     return build_hetero_data(num_users, num_items, edges, target,
                              val=splits['validation'],
                              test=splits['test'], behaviors=behaviors,
                              source=root)
+
+
+def _check_leak(path: str, heldout: np.ndarray, train: np.ndarray,
+                num_items: int, train_path: str) -> None:
+    # Held-out target pairs that sit in the target's training file: the
+    # answers leak into training.
+    keys = pair_keys(heldout, num_items)
+    leak = np.isin(keys, pair_keys(train, num_items))
+    if not leak.any():
+        return
+    u, i = (int(x) + 1 for x in heldout[:, int(np.argmax(leak))])
+    line = find_line(path, u, i)
+    raise DatasetFormatError(
+        path, f'{int(leak.sum())} held-out pair(s) also in the training '
+        f"file {osp.basename(train_path)}, e.g. '{u} {i}': the answers leak "
+        'into training (pass data.allow_leak=true to mask them out of the '
+        'ranking instead)', line)
 
 
 class BaseMultiBehaviorDataset(InMemoryDataset):
@@ -119,19 +174,23 @@ class MultiBehaviorDataset(BaseMultiBehaviorDataset):
     Args:
         root (str): The dataset folder.
         behaviors (List[str], optional): The behaviors to load. If
-            :obj:`None`, every ``<name>.txt`` file other than ``count``,
-            ``validation`` and ``test`` is a behavior. (default: :obj:`None`)
+            :obj:`None`, every ``<name>.txt`` file whose name is not reserved
+            (``count``, ``train*``, ``val*``, ``test*``) is a behavior.
+            (default: :obj:`None`)
         target (str, optional): The target behavior. (default: :obj:`'buy'`)
+        allow_leak (bool): Accept held-out pairs that are also training
+            target pairs (see :func:`load_folder`). (default: :obj:`False`)
         transform (callable, optional): Applied on every access.
         pre_transform (callable, optional): Applied once after loading
             (e.g. :class:`~rmbrec_pyg.graph.PerturbAuxiliaryEdges`).
     """
     def __init__(self, root: str, behaviors: Optional[List[str]] = None,
-                 target: str = 'buy', transform: Optional[Callable] = None,
+                 target: str = 'buy', allow_leak: bool = False,
+                 transform: Optional[Callable] = None,
                  pre_transform: Optional[Callable] = None) -> None:
         self.folder = str(root)
         super().__init__(None, transform)
-        data = load_folder(self.folder, behaviors, target)
+        data = load_folder(self.folder, behaviors, target, allow_leak)
         if pre_transform is not None:
             data = pre_transform(data)
         self.set_graph(data)

@@ -1,14 +1,22 @@
 r"""From a raw event log (user, item, behavior, timestamp) to the dataset
-folder layout, streaming the file in chunks."""
+folder layout, streaming the file in chunks, with maps from the raw ids to
+the new ones."""
 import csv
 import json
 import os
+import zlib
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
 
-from rmbrec_pyg.data.errors import DatasetFormatError
+from rmbrec_pyg.data.errors import ConfigError, DatasetFormatError
+from rmbrec_pyg.utils.io import atomic_write, write_text
+
+#: The raw-id maps written beside the dataset: ``raw_id,id`` rows, ``id``
+#: being the 1-based id of the dataset files.
+ID_MAPS = {'user': 'user_ids.csv', 'item': 'item_ids.csv'}
 
 #: The Tianchi/Taobao ``UserBehavior.csv`` layout (no header):
 #: ``user_id,item_id,category_id,behavior_type,timestamp``.
@@ -68,6 +76,40 @@ class _Ids:
         return idx
 
 
+def parse_time(text: str) -> Optional[int]:
+    r"""Seconds since the epoch from an epoch number (``1511544070``,
+    ``1511544070.5``) or an ISO-8601 date-time (``2017-11-24T17:40:49``,
+    with or without a zone; naive times are taken as UTC), or :obj:`None`.
+    """
+    text = text.strip()
+    try:
+        return int(float(text))
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return int(when.timestamp())
+
+
+def parse_behavior_map(spec: str) -> Dict[str, str]:
+    r"""``'pv=view,fav=collect'`` -> :obj:`{'pv': 'view', 'fav':
+    'collect'}`."""
+    out = {}
+    for part in spec.split(','):
+        raw, eq, name = part.partition('=')
+        if not eq or not raw.strip() or not name.strip():
+            raise ConfigError(f"'--behavior-map' expects raw=name pairs "
+                              f"separated by commas, e.g. "
+                              f"'pv=view,fav=collect' (got {part!r} in "
+                              f'{spec!r})')
+        out[raw.strip()] = name.strip()
+    return out
+
+
 def _reduce_earliest(key: np.ndarray, t: np.ndarray):  # type: ignore
     order = np.lexsort((t, key))
     key, t = key[order], t[order]
@@ -106,15 +148,23 @@ def prepare_events(path: str, out_dir: str, user: str = 'user',
         header (bool): Whether the first line holds the column names.
         delimiter (str): Field separator.
         min_target (int): Target events a user needs for held-out pairs.
+
+    Timestamps may be epoch numbers or ISO-8601 date-times
+    (:func:`parse_time`). Besides the dataset files, ``user_ids.csv`` and
+    ``item_ids.csv`` map every raw id to its new one (:data:`ID_MAPS`).
+    Nothing is written when the log cannot be read.
     """
     import gzip
     opener = gzip.open if path.endswith('.gz') else open
+    if not os.path.isfile(path):
+        raise DatasetFormatError(path, 'no such file')
     summary = PrepareSummary()
     users, items = _Ids(), _Ids()
     names: Dict[str, int] = {}
     acc_key = np.zeros(0, dtype=np.int64)
     acc_t = np.zeros(0, dtype=np.int64)
-    with opener(path, 'rt', encoding='utf-8', newline='') as f:  # type: ignore
+    f = opener(path, 'rt', encoding='utf-8', newline='')  # type: ignore
+    try:
         reader = csv.reader(f, delimiter=delimiter)
         if header:
             columns = next(reader, None)
@@ -157,11 +207,10 @@ def prepare_events(path: str, out_dir: str, user: str = 'user',
             if not b:
                 summary.unknown_behavior += 1
                 continue
-            try:
-                t = int(float(row[ct]))
-            except ValueError:
-                summary.malformed_line(path, f'timestamp {row[ct]!r} is not '
-                                       f'a number')
+            t = parse_time(row[ct])
+            if t is None:
+                summary.malformed_line(path, f'timestamp {row[ct]!r} is '
+                                       'neither a number nor ISO-8601')
                 continue
             bid = names.setdefault(b, len(names))
             buf.append((users.get(row[cu].strip()),
@@ -169,10 +218,23 @@ def prepare_events(path: str, out_dir: str, user: str = 'user',
             if len(buf) >= chunk_lines:
                 flush()
         flush()
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError,
+            csv.Error) as e:
+        what = 'a corrupt or truncated gzip file' if path.endswith('.gz') \
+            else 'not readable as UTF-8 CSV'
+        raise DatasetFormatError(path, f'could not read the log: {what} '
+                                 f'({type(e).__name__}: {e}) after '
+                                 f'{summary.lines:,} lines; nothing written')
+    finally:
+        f.close()
     if target not in names:
+        seen = (f'every one of the {summary.lines:,} lines was malformed, '
+                f'e.g. {summary.first_errors[0]}'
+                if summary.first_errors and summary.malformed >= max(
+                    summary.lines - int(header), 1)
+                else f'behaviors seen: {sorted(names)}')
         raise DatasetFormatError(path, f"no event of the target behavior "
-                                 f"'{target}' (behaviors seen: "
-                                 f'{sorted(names)})')
+                                 f"'{target}' ({seen})")
     mask29 = (1 << 29) - 1
     beh = acc_key >> 58
     u = (acc_key >> 29) & mask29
@@ -180,13 +242,16 @@ def prepare_events(path: str, out_dir: str, user: str = 'user',
     nu, ni = len(users.map), len(items.map)
     summary.users, summary.items = nu, ni
     os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, 'count.txt'), 'w') as f:
-        json.dump({'user': nu, 'item': ni}, f)
+    write_text(os.path.join(out_dir, 'count.txt'),
+               json.dumps({'user': nu, 'item': ni}))
+    for kind, ids in (('user', users), ('item', items)):
+        _write_ids(os.path.join(out_dir, ID_MAPS[kind]), ids.map)
 
     def write(name: str, uu: np.ndarray, ii: np.ndarray) -> None:
         order = np.lexsort((ii, uu))
-        np.savetxt(os.path.join(out_dir, f'{name}.txt'),
-                   np.stack([uu[order] + 1, ii[order] + 1], 1), fmt='%d')
+        atomic_write(os.path.join(out_dir, f'{name}.txt'),
+                     lambda f: np.savetxt(f, np.stack(
+                         [uu[order] + 1, ii[order] + 1], 1), fmt='%d'))
         summary.edges[name] = int(uu.size)
 
     tid = names[target]
@@ -211,3 +276,27 @@ def prepare_events(path: str, out_dir: str, user: str = 'user',
     summary.heldout_users = int(eligible.size)
     summary.train_only_users = int((counts > 0).sum() - eligible.size)
     return summary
+
+
+def _write_ids(path: str, ids: Dict[str, int]) -> None:
+    def write(f: Any) -> None:
+        out = csv.writer(f)
+        out.writerow(['raw_id', 'id'])
+        out.writerows((raw, idx + 1) for raw, idx in ids.items())
+    atomic_write(path, write)
+
+
+def read_id_map(path: str) -> Dict[int, str]:
+    r"""Reads a raw-id map (:data:`ID_MAPS`): 1-based id -> raw id."""
+    out: Dict[int, str] = {}
+    with open(path, newline='', encoding='utf-8') as f:
+        rows = csv.reader(f)
+        if next(rows, None) != ['raw_id', 'id']:
+            raise DatasetFormatError(path, "expected the header 'raw_id,id'",
+                                     1)
+        for lineno, row in enumerate(rows, start=2):
+            if len(row) != 2 or not row[1].isdigit():
+                raise DatasetFormatError(path, "expected 'raw_id,id' with "
+                                         f'an integer id, got {row}', lineno)
+            out[int(row[1])] = row[0]
+    return out

@@ -10,6 +10,7 @@ import json
 import os
 import os.path as osp
 import warnings
+import zlib
 from typing import List, Optional, Tuple
 
 import numpy as np
@@ -18,7 +19,10 @@ from rmbrec_pyg.data.errors import DatasetFormatError
 from rmbrec_pyg.utils.keys import pair_keys
 
 SPLIT_NAMES = ('validation', 'test')
-RESERVED_NAMES = {'count', 'all', 'train', *SPLIT_NAMES}
+RESERVED_NAMES = {'count', 'all', *SPLIT_NAMES}
+#: File names starting with these are never behaviors: a misnamed split
+#: (``valid.txt``) or a training dump must not be trained on.
+RESERVED_PREFIXES = ('train', 'val', 'test', 'count')
 
 
 def find_file(root: str, name: str) -> Optional[str]:
@@ -36,8 +40,11 @@ def _read_text(path: str) -> str:
     try:
         with opener(path, 'rt', encoding='utf-8') as f:  # type: ignore
             return f.read()
-    except (OSError, UnicodeDecodeError) as e:
-        raise DatasetFormatError(path, f'could not read the file ({e})')
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as e:
+        what = 'a corrupt or truncated gzip file' if path.endswith('.gz') \
+            else 'not readable UTF-8 text'
+        raise DatasetFormatError(path, f'could not read the file: {what} '
+                                 f'({type(e).__name__}: {e})')
 
 
 def read_count(root: str) -> Tuple[int, int]:
@@ -71,19 +78,46 @@ def read_count(root: str) -> Tuple[int, int]:
     return counts[0], counts[1]
 
 
-def detect_behaviors(root: str) -> List[str]:
-    r"""Lists the behavior files of a folder (every ``*.txt``/``*.txt.gz``
-    other than ``count``, ``validation``, ``test``, ``train`` and ``all``,
-    and the authors' ``*_dict.txt`` caches)."""
-    names = set()
-    for fname in os.listdir(root):
+def _names(root: str) -> List[str]:
+    out = []
+    for fname in sorted(os.listdir(root)):
         for suffix in ('.txt.gz', '.txt'):
             if fname.endswith(suffix):
-                name = fname[:-len(suffix)]
-                if name not in RESERVED_NAMES and not name.endswith('_dict'):
-                    names.add(name)
+                out.append(fname[:-len(suffix)])
                 break
-    return sorted(names)
+    return out
+
+
+def is_reserved(name: str) -> bool:
+    r"""Whether a file name can never be a behavior: ``count``, ``all``,
+    the splits, anything starting with ``train``, ``val``, ``test`` or
+    ``count`` (e.g. a misnamed ``valid.txt``) and the authors'
+    ``*_dict`` caches."""
+    low = name.lower()
+    return (low in RESERVED_NAMES or low.startswith(RESERVED_PREFIXES)
+            or low.endswith('_dict'))
+
+
+def detect_behaviors(root: str) -> List[str]:
+    r"""Lists the behavior files of a folder: every ``*.txt``/``*.txt.gz``
+    whose name is not reserved (:func:`is_reserved`)."""
+    return [n for n in _names(root) if not is_reserved(n)]
+
+
+def misnamed_splits(root: str) -> List[str]:
+    r"""Files named like a split but not quite: likely misnamed splits
+    (``valid.txt``, ``val.txt.gz``, ``testing.txt``)."""
+    return [n for n in _names(root) if n.lower().startswith(('val', 'test'))
+            and n.lower() not in SPLIT_NAMES]
+
+
+def find_line(path: str, user: int, item: int) -> Optional[int]:
+    r"""The first line of a ``user item`` file holding the 1-based pair, for
+    error messages."""
+    for lineno, line in enumerate(_read_text(path).splitlines(), start=1):
+        if line.split() == [str(user), str(item)]:
+            return lineno
+    return None
 
 
 def _locate_bad_line(path: str, text: str, num_users: int,

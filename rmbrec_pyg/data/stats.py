@@ -18,7 +18,7 @@ class BehaviorStats:
     num_items: int
     target: str
     edges: Dict[str, int]
-    heldout: Dict[str, int]
+    heldout: Dict[str, Dict[str, int]]
     bar: Dict[str, float] = field(default_factory=dict)
     dt: float = 0.0
 
@@ -27,8 +27,12 @@ class BehaviorStats:
                  f"target '{self.target}'", 'edges per behavior:']
         for b, n in self.edges.items():
             lines.append(f'  {b:<12} {n:>12,}')
-        for name, n in self.heldout.items():
-            lines.append(f'  {name:<12} {n:>12,}  (held-out target pairs)')
+        for name, h in self.heldout.items():
+            lines.append(f"  {name:<12} {h['pairs']:>12,}  (held-out target "
+                         f"pairs of {h['users']:,} users: {h['aux']:,} with "
+                         f"auxiliary evidence, {h['direct']:,} direct; "
+                         f"{h['cold_users']:,} users without any training "
+                         'edge)')
         lines.append('alignment with the target (all target pairs, '
                      'train + validation + test):')
         for b, v in self.bar.items():
@@ -91,7 +95,6 @@ def compute_stats(data: HeteroData) -> BehaviorStats:
         R_b|}{|R_{target}|}.
     """
     target = target_of(data)
-    store = data[edge_type(target)]
     masks = behavior_alignment(data)
     num_target = int(all_target_pairs(data).numel())
     bar = {b: float(m.float().mean()) if num_target else 0.0
@@ -101,11 +104,7 @@ def compute_stats(data: HeteroData) -> BehaviorStats:
         dt = float((~any_aux).float().mean()) if num_target else 0.0
     else:
         dt = 1.0
-    heldout = {}
-    for name, key in (('validation', 'val_edge_label_index'),
-                      ('test', 'test_edge_label_index')):
-        if key in store:
-            heldout[name] = int(store[key].size(1))
+    heldout = heldout_summary(data)
     return BehaviorStats(
         num_users=int(data['user'].num_nodes),
         num_items=int(data['item'].num_nodes), target=target,
@@ -114,3 +113,35 @@ def compute_stats(data: HeteroData) -> BehaviorStats:
         heldout=heldout, bar=bar, dt=dt)
 
 
+
+
+def heldout_summary(data: HeteroData) -> Dict[str, Dict[str, int]]:
+    r"""Per held-out split: its pairs and users, the users without any
+    training edge (``cold``), and the pairs with and without auxiliary
+    evidence (``aux``: the pair also sits in an auxiliary behavior, as a
+    purchase that was carted first; ``direct``: it does not)."""
+    target = target_of(data)
+    store = data[edge_type(target)]
+    num_users = int(data['user'].num_nodes)
+    num_items = int(data['item'].num_nodes)
+    degree = torch.zeros(num_users, dtype=torch.long)
+    aux_keys = []
+    for b in behaviors_of(data):
+        index = data[edge_type(b)].edge_index
+        degree += torch.bincount(index[0], minlength=num_users)
+        if b != target:
+            aux_keys.append(pair_keys(index, num_items))
+    aux = torch.cat(aux_keys) if aux_keys else torch.zeros(0, dtype=torch.long)
+    out = {}
+    for name, key in (('validation', 'val_edge_label_index'),
+                      ('test', 'test_edge_label_index')):
+        if key not in store:
+            continue
+        index = store[key]
+        users = torch.unique(index[0])
+        has_aux = torch.isin(pair_keys(index, num_items), aux)
+        out[name] = {'pairs': int(index.size(1)), 'users': int(users.numel()),
+                     'cold_users': int((degree[users] == 0).sum()),
+                     'aux': int(has_aux.sum()),
+                     'direct': int((~has_aux).sum())}
+    return out

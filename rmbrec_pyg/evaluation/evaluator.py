@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
+from rmbrec_pyg.data.errors import ConfigError
 from rmbrec_pyg.data.hetero import edge_type
 from rmbrec_pyg.evaluation.config import EvalConfig, parse_negatives
 from rmbrec_pyg.evaluation.exclusion import ExclusionIndex
@@ -91,9 +92,12 @@ class Evaluator:
             ``test_edge_label_index`` on the target edge type.
         config (EvalConfig, optional): The protocol and its settings.
         device (torch.device, optional): Where the embeddings will be.
+        required (Sequence[str]): Splits that must be present (e.g.
+            ``('val',)`` to select a model on). (default: none)
     """
     def __init__(self, data: HeteroData, config: Optional[EvalConfig] = None,
-                 device: Optional[torch.device] = None) -> None:
+                 device: Optional[torch.device] = None,
+                 required: Sequence[str] = ()) -> None:
         self.config = config or EvalConfig()
         self.config.validate()
         self.device = device or torch.device('cpu')
@@ -104,6 +108,12 @@ class Evaluator:
         self.num_items = int(data['item'].num_nodes)
         labels = {s: store[f'{s}_edge_label_index']
                   for s in SPLITS if f'{s}_edge_label_index' in store}
+        missing = [s for s in required if s not in labels]
+        if missing:
+            raise ConfigError(f"the data has no {' or '.join(missing)} "
+                              f'pairs ({missing[0]}_edge_label_index of the '
+                              f"target '{target}'): nothing to select a "
+                              'model on')
         self.labels = {s: v.to(self.device) for s, v in labels.items()}
         self.train_target = store.edge_index
         self.exclude = ExclusionIndex(store.edge_index, self.num_users).to(

@@ -125,9 +125,71 @@ class ConsoleLogger(RunLogger):
         log.info(self.format(row, improved))
 
 
+def _pyplot() -> Any:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    return plt
+
+
+class CurvesPlotLogger(RunLogger):
+    r"""``curves.png``: the loss terms and the monitored validation metric
+    per epoch, redrawn at the end of the run.
+
+    Args:
+        out_dir (str): The run dir.
+        monitor (str): The monitored validation metric.
+        protocol (str): The evaluation protocol's label.
+    """
+    def __init__(self, out_dir: str, monitor: str, protocol: str = '') -> None:
+        self.path = os.path.join(out_dir, 'curves.png')
+        self.monitor = monitor
+        self.protocol = protocol
+
+    def close(self, history: List[Row]) -> None:
+        if not history:
+            return
+        plt = _pyplot()
+        epochs = [r['epoch'] for r in history]
+        terms = [k for k in history[0] if k.startswith('loss_')]
+        bpr = [k for k in terms if k.startswith('loss_bpr_') or
+               k == 'loss_main']
+        rest = [k for k in terms if k not in bpr and k != 'loss_total']
+        fig, axes = plt.subplots(2, 2, figsize=(11, 7))
+        panels = ((axes[0, 0], ['loss_total'], 'total loss', False),
+                  (axes[0, 1], bpr, 'BPR: main (fused) and per behavior',
+                   False),
+                  (axes[1, 0], rest, 'other terms, unweighted (log scale)',
+                   True))
+        for ax, keys, title, log_y in panels:
+            for k in keys:
+                ax.plot(epochs, [r.get(k, float('nan')) for r in history],
+                        label=k[len('loss_'):], lw=1.5)
+            if log_y and keys:
+                ax.set_yscale('log')
+            ax.set_title(title, fontsize=10)
+            if keys:
+                ax.legend(fontsize=8)
+        metric = f'valid_{self.monitor}'
+        pts = [(r['epoch'], r[metric]) for r in history if metric in r]
+        ax = axes[1, 1]
+        title = f'validation {self.monitor} [{self.protocol}]'
+        if pts:
+            ax.plot(*zip(*pts), marker='o', ms=3, color='C3')
+            best = max(pts, key=lambda p: p[1])
+            ax.axvline(best[0], color='grey', ls='--', lw=1)
+            title += f'\nbest {best[1]:.4f} at epoch {best[0]}'
+        ax.set_title(title, fontsize=10)
+        for ax in axes.flat:
+            ax.set_xlabel('epoch')
+            ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(self.path, dpi=100)
+        plt.close(fig)
+
+
 class FusionPlotLogger(RunLogger):
-    r"""``fusion_weights.png``: adaptive fusion's weights per epoch (needs
-    matplotlib)."""
+    r"""``fusion_weights.png``: adaptive fusion's weights per epoch."""
     def __init__(self, out_dir: str, behaviors: Sequence[str]) -> None:
         self.path = os.path.join(out_dir, 'fusion_weights.png')
         self.behaviors = list(behaviors)
@@ -135,12 +197,7 @@ class FusionPlotLogger(RunLogger):
     def close(self, history: List[Row]) -> None:
         if not history or f'w_{self.behaviors[0]}' not in history[0]:
             return
-        try:
-            import matplotlib
-            matplotlib.use('Agg')
-            import matplotlib.pyplot as plt
-        except ImportError:  # optional extra
-            return
+        plt = _pyplot()
         fig, ax = plt.subplots(figsize=(6, 3.5))
         epochs = [r['epoch'] for r in history]
         for b in self.behaviors:
@@ -172,12 +229,14 @@ class RunWriter:
                 protocol: str = '',
                 extra: Sequence[RunLogger] = ()) -> 'RunWriter':
         r"""The console line, plus, with a run dir, ``metrics.csv``,
-        ``metrics.json``, TensorBoard (when installed) and the plots."""
+        ``metrics.json``, ``curves.png``, ``fusion_weights.png`` (adaptive
+        fusion) and TensorBoard scalars (when installed)."""
         loggers: List[RunLogger] = [ConsoleLogger(behaviors, weights,
                                                   monitor, protocol)]
         if out_dir is not None:
             os.makedirs(out_dir, exist_ok=True)
             loggers += [CSVLogger(out_dir), JSONLogger(out_dir),
+                        CurvesPlotLogger(out_dir, monitor, protocol),
                         FusionPlotLogger(out_dir, behaviors)]
             tb = TensorBoardLogger.create(out_dir)
             if tb is not None:

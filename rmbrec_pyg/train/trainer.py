@@ -102,7 +102,8 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.sampler = BehaviorSampler(edges, self.num_users, ni,
                                        cfg.negatives, self.generator)
-        self.evaluator = Evaluator(data, evaluation, self.device)
+        self.evaluator = Evaluator(data, evaluation, self.device,
+                                   required=('val', ))
         self.optimizer = build_optimizer(self.encoder, self.objective, optim)
         self.rank, self.world_size = distributed.rank_and_world()
         if self.world_size > 1 and cfg.resume:

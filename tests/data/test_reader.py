@@ -1,4 +1,5 @@
 import gzip
+import os
 import os.path as osp
 import warnings
 
@@ -111,9 +112,19 @@ def test_empty_file(tmp_path):
 def test_duplicates_and_overlap_warn(tmp_path):
     root = _folder(tmp_path, behaviors={'buy': [(1, 2), (1, 2), (2, 3)]},
                    validation=[(1, 2)], test=[(2, 1)])
+    # A held-out pair in the training target file leaks the answer.
+    with pytest.raises(DatasetFormatError), warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # the duplicate, checked below
+        load_folder(root)
+    with pytest.raises(DatasetFormatError,
+                       match=r"validation\.txt, line 1: 1 held-out pair\(s\) "
+                       r"also in the training file buy\.txt, e\.g\. '1 2'"), \
+            warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        load_folder(root)
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter('always')
-        data = load_folder(root)
+        data = load_folder(root, allow_leak=True)
     msgs = [str(w.message) for w in rec]
     assert any('dropped 1 duplicate' in m for m in msgs)
     assert any('1 val pair(s) also appear in the training target' in m
@@ -121,3 +132,19 @@ def test_duplicates_and_overlap_warn(tmp_path):
     assert data['user', 'buy', 'item'].edge_index.size(1) == 2
     assert torch.equal(data['user', 'buy', 'item'].edge_index,
                        torch.tensor([[0, 1], [1, 2]]))
+
+
+def test_reserved_names_are_never_behaviors(tmp_path):
+    root = _folder(tmp_path)
+    os.rename(osp.join(root, 'validation.txt'), osp.join(root, 'valid.txt'))
+    with open(osp.join(root, 'train_dump.txt'), 'w') as f:
+        f.write('1 1\n')
+    with pytest.raises(DatasetFormatError,
+                       match=r"validation\.txt: missing file.*found "
+                       r"valid\.txt: rename"):
+        load_folder(root)
+    data = load_folder(root, require_splits=False)
+    assert data.behaviors == ['cart', 'buy']
+    with pytest.raises(DatasetFormatError, match=r"\['valid'\] cannot be "
+                       'behaviors'):
+        load_folder(root, behaviors=['valid', 'buy'], require_splits=False)
