@@ -345,3 +345,40 @@ def test_report_right_after_a_run(tmp_path):
     res = _run('rmbrec_pyg.cli.report', [str(tmp_path / 'sweep')], tmp_path)
     assert res.returncode == 0, res.stderr
     assert 'user/full' in (tmp_path / 'sweep' / 'report.md').read_text()
+
+
+def test_recommend_ranks_as_the_run_was_evaluated(tmp_path):
+    # A model whose validation-chosen ranking demotes a user's auxiliary
+    # items: rmbrec-recommend must demote them too.
+    import torch
+
+    from rmbrec_pyg.data import SyntheticMultiBehaviorDataset
+    run = tmp_path / 'run'
+    res = _run('rmbrec_pyg.cli.train', FAST + [
+        'data.num_users=60', 'data.num_items=40', 'fusion=adaptive',
+        f'hydra.run.dir={run}'], tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    state = torch.load(run / 'best.pt', weights_only=True)
+    state['ranking'] = {'demote_aux': True}
+    torch.save(state, run / 'best.pt')
+    res = _run('rmbrec_pyg.cli.recommend', [f'checkpoint={run}/best.pt',
+                                            'k=5', 'output=recs.csv'],
+               tmp_path)
+    assert res.returncode == 0, res.stderr
+    data = SyntheticMultiBehaviorDataset(num_users=60, num_items=40)[0]
+    aux, bought = {}, {}
+    for b in data.behaviors:
+        for u, i in data['user', b, 'item'].edge_index.t().tolist():
+            (bought if b == 'buy' else aux).setdefault(u + 1, set()).add(
+                i + 1)
+    rows = [r.split(',') for r in
+            (tmp_path / 'recs.csv').read_text().splitlines()[1:]]
+    checked = 0
+    for u in range(1, 61):
+        mine = [int(r[2]) for r in rows if int(r[0]) == u]
+        others = 40 - len(bought.get(u, ())) - len(aux.get(u, set()) -
+                                                  bought.get(u, set()))
+        if others >= 5:  # enough items without auxiliary evidence
+            assert not set(mine) & aux.get(u, set()), u
+            checked += 1
+    assert checked > 30
