@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: demo test install install-test clean
+.PHONY: demo test install install-test clean gpu-deps
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,3 +34,10 @@ test: install-test
 
 clean:
 	rm -rf $(VENV) outputs multirun .pytest_cache *.egg-info
+
+# The pure-Python packages a bare GPU machine may lack (it has torch and
+# PyG): copied into .gpu_deps/ to put on PYTHONPATH there (benchmarks/gpu.sh).
+gpu-deps: install-test
+	rm -rf .gpu_deps && mkdir -p .gpu_deps
+	for p in hydra omegaconf antlr4 yaml pytest _pytest pluggy iniconfig; do \
+	  cp -r $$($(PY) -c "import $$p, os; print(os.path.dirname($$p.__file__))") .gpu_deps/; done

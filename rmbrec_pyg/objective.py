@@ -46,13 +46,19 @@ class Objective(Module):
             only through ORM). (default: :obj:`0.0`)
         gate_strength (float): Weight of a learned fusion gate's KL term.
             (default: :obj:`0.0`)
+        static_shapes (bool): Keep every tensor's shape fixed by the batch
+            size (no boolean indexing, no host sync), as a captured CUDA
+            graph needs: the regularizers get all batch users and a mask
+            (:attr:`RegularizerInput.user_mask`). Equal to the default to
+            float tolerance. (default: :obj:`False`)
     """
     def __init__(self, behaviors: Sequence[str], target: str,
                  regularizers: Optional[Mapping[str, Regularizer]] = None,
                  missing: str = 'mask', emb_reg: float = 1e-3,
                  emb_reg_on: str = 'propagated',
                  behavior_loss_weight: float = 0.0,
-                 gate_strength: float = 0.0) -> None:
+                 gate_strength: float = 0.0,
+                 static_shapes: bool = False) -> None:
         super().__init__()
         name = self.__class__.__name__
         if missing not in MISSING_MODES:
@@ -72,11 +78,19 @@ class Objective(Module):
         self.emb_reg_on = emb_reg_on
         self.behavior_loss_weight = behavior_loss_weight
         self.gate_strength = gate_strength
+        self.static_shapes = static_shapes
 
     @property
     def needs_double_backward(self) -> bool:
         return any(r.needs_double_backward
                    for r in self.regularizers.values())
+
+    @property
+    def supports_static_shapes(self) -> bool:
+        r"""Whether every active term can run with static shapes."""
+        return not self.needs_double_backward and all(
+            r.supports_static_shapes for r in self.regularizers.values()
+            if r.weight != 0)
 
     def forward(self, model: Module, adj: Mapping[str, Any], users: Tensor,
                 pos: Tensor, neg: Tensor, mask: Tensor
@@ -131,13 +145,15 @@ class Objective(Module):
         if len(self.regularizers) > 0:
             # RRM looks at the batch users with a target item (the users of
             # the target triples, as in the authors' code).
+            static = self.static_shapes
             inputs = RegularizerInput(
-                user_emb=u[mask[:, t]], behavior_losses=beh,
+                user_emb=u if static else u[mask[:, t]], behavior_losses=beh,
                 score_diffs=diffs, mask=mask, target_index=t,
                 behaviors=self.behaviors,
                 params=[encoder.user_embedding.weight,
                         encoder.item_embedding.weight],
-                missing=self.missing, behavior_weights=w)
+                missing=self.missing, behavior_weights=w,
+                user_mask=mask[:, t] if static else None)
             for name, term in self.regularizers.items():
                 if term.weight == 0:
                     continue

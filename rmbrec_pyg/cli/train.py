@@ -112,7 +112,7 @@ def main() -> None:
     r"""Console entry point (``rmbrec-train``)."""
     _precheck(sys.argv[1:])
     _hydra_main()
-    if int(os.environ.get('WORLD_SIZE', '1')) > 1:
+    if distributed.under_torchrun():
         # Under torchrun, leave without running interpreter finalisers (see
         # rmbrec_pyg.train.distributed.finish).
         sys.stdout.flush()

@@ -7,6 +7,7 @@ from torch.nn import Embedding, Module
 from rmbrec_pyg.graph.adjacency import SPARSE_BACKENDS, normalized_adjacency
 from rmbrec_pyg.nn.behavior_conv import BehaviorConv
 from rmbrec_pyg.nn.fusion import AdaptiveFusion
+from rmbrec_pyg.nn.gather import gather_rows
 
 Key = Union[str, Tuple[str, str, str]]
 LAYER_COMBINATIONS = ('mean', 'normalized_sum')
@@ -188,9 +189,11 @@ class MultiBehaviorEncoder(Module):
             if user_index is None or item_index is None:
                 raise ValueError(f"pass both 'user_index' and 'item_index' "
                                  f"to '{self.__class__.__name__}' or neither")
-            # One gather per behavior (one zero-filled gradient in backward).
             index = torch.cat([user_index, item_index + self.num_users])
-            rows = torch.stack([o[index] for o in outs], dim=1)
+            if index.is_cuda:  # one gather node, one scatter-add backward
+                rows = gather_rows(outs, index)
+            else:  # bit for bit the CPU results published so far
+                rows = torch.stack([o[index] for o in outs], dim=1)
             return rows.split([user_index.numel(), item_index.numel()])
         # split (not two slices): its backward is one concatenation, where
         # slicing would zero-fill a full-size gradient per slice.

@@ -13,7 +13,8 @@ class RegularizerInput:
 
     Attributes:
         user_emb (Tensor): :obj:`[N, B, F]` per-behavior embeddings of the
-            batch's (unique) users.
+            batch's users that have a target triple, or, when
+            :obj:`user_mask` is given, of all the batch's users.
         behavior_losses (Tensor): :obj:`[B]` per-behavior BPR losses.
         score_diffs (Tensor): :obj:`[N', B]` per-behavior score differences
             :math:`s_{ui}^{(b)} - s_{uj}^{(b)}` of the batch triples.
@@ -28,6 +29,10 @@ class RegularizerInput:
         behavior_weights (Tensor, optional): :obj:`[B]` weights summing to
             one (adaptive fusion); terms then weight behaviors accordingly,
             uniform weights giving the unweighted term.
+        user_mask (Tensor, optional): :obj:`[N]` which rows of
+            :obj:`user_emb` count (static shapes, as a captured CUDA graph
+            needs: no boolean indexing). Only terms with
+            :attr:`Regularizer.supports_static_shapes` are given one.
     """
     user_emb: Tensor
     behavior_losses: Tensor
@@ -38,6 +43,7 @@ class RegularizerInput:
     params: List[Tensor] = field(default_factory=list)
     missing: str = 'mask'
     behavior_weights: Optional[Tensor] = None
+    user_mask: Optional[Tensor] = None
 
     def relative_weights(self, indices: List[int]) -> Optional[Tensor]:
         r"""The weights of :obj:`indices` relative to the largest of them
@@ -76,6 +82,9 @@ class Regularizer(torch.nn.Module):
     #: Whether the term differentiates through gradients (double backward);
     #: the trainer then turns off the encoder's fused propagation.
     needs_double_backward: bool = False
+    #: Whether the term handles :attr:`RegularizerInput.user_mask`, so that
+    #: a training step can run with static shapes (CUDA graphs).
+    supports_static_shapes: bool = False
 
     def __init__(self, weight: float = 1.0) -> None:
         super().__init__()

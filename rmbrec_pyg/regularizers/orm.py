@@ -52,6 +52,8 @@ class ORM(Regularizer):
                              f"'{name}' (got {dummy!r})")
         self.mode = mode
         self.needs_double_backward = mode == 'irm_v2'
+        # Only the per-behavior losses and score differences are used.
+        self.supports_static_shapes = mode != 'irm_v2'
         self.unbiased = bool(unbiased)
         self.include_target = bool(include_target)
         self.dummy = dummy

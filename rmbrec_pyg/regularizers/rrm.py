@@ -1,3 +1,5 @@
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -56,25 +58,41 @@ class RRM(Regularizer):
         self.variant = variant
         self.aux_reduction = aux_reduction
 
-    def pair_loss(self, aux: Tensor, anchor: Tensor) -> Tensor:
+    supports_static_shapes = True
+
+    def pair_loss(self, aux: Tensor, anchor: Tensor,
+                  mask: Optional[Tensor] = None) -> Tensor:
         r"""The loss between one auxiliary view :obj:`[N, F]` and the
-        target view :obj:`[N, F]`."""
+        target view :obj:`[N, F]`, over the rows where :obj:`mask` (all by
+        default; masked rows are neither anchors nor negatives)."""
         aux = F.normalize(aux, dim=-1)
         anchor = F.normalize(anchor, dim=-1)
         labels = torch.arange(aux.size(0), device=aux.device)
         if self.variant == 'symmetric':
             logits = anchor @ aux.t() / self.temperature
-            return 0.5 * (F.cross_entropy(logits, labels) +
-                          F.cross_entropy(logits.t(), labels))
+            return 0.5 * (self._ce(logits, labels, mask) +
+                          self._ce(logits.t(), labels, mask))
         logits = aux @ aux.t() / self.temperature
         pos = (aux * anchor).sum(-1) / self.temperature
         logits = logits.clone()
         logits[labels, labels] = pos  # the diagonal holds the positive
-        return F.cross_entropy(logits, labels)
+        return self._ce(logits, labels, mask)
+
+    @staticmethod
+    def _ce(logits: Tensor, labels: Tensor,
+            mask: Optional[Tensor]) -> Tensor:
+        if mask is None:
+            return F.cross_entropy(logits, labels)
+        # Masked columns drop out of every softmax (a large negative logit
+        # rather than -inf keeps rows without any valid column finite).
+        logits = logits.masked_fill(~mask.view(1, -1), -1e9)
+        loss = F.cross_entropy(logits, labels, reduction='none')
+        return torch.where(mask, loss, 0.0).sum() / mask.sum().clamp(min=1)
 
     def forward(self, inputs: RegularizerInput) -> Tensor:
         anchor = inputs.user_emb[:, inputs.target_index]
-        losses = [self.pair_loss(inputs.user_emb[:, b], anchor)
+        losses = [self.pair_loss(inputs.user_emb[:, b], anchor,
+                                 inputs.user_mask)
                   for b in inputs.aux_indices]
         if not losses:
             return inputs.user_emb.new_zeros(())

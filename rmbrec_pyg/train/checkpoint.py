@@ -92,7 +92,9 @@ def training_state(trainer: Any) -> Dict[str, Any]:
             'optimizer': trainer.optimizer.state_dict(),
             'generator': trainer.generator.get_state(),
             'torch_rng': torch.get_rng_state(), 'epoch': trainer.epoch,
-            'best': trainer.best, 'history': trainer.history}
+            'best': trainer.best, 'history': trainer.history,
+            'cuda_rng': (torch.cuda.get_rng_state(trainer.device)
+                         if trainer.device.type == 'cuda' else None)}
 
 
 def restore_training_state(trainer: Any, state: Dict[str, Any]) -> None:
@@ -102,6 +104,8 @@ def restore_training_state(trainer: Any, state: Dict[str, Any]) -> None:
     trainer.optimizer.load_state_dict(state['optimizer'])
     trainer.generator.set_state(state['generator'])
     torch.set_rng_state(state['torch_rng'])
+    if state.get('cuda_rng') is not None and trainer.device.type == 'cuda':
+        torch.cuda.set_rng_state(state['cuda_rng'], trainer.device)
     trainer.epoch = int(state['epoch'])
     trainer.best = state['best']
     trainer.writer.history = list(state['history'])

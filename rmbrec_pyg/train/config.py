@@ -32,6 +32,14 @@ class TrainerConfig:
         retain_freed_memory: On CPU with glibc, keep freed memory in the
             process for reuse instead of page-faulting it back every step
             (see :mod:`rmbrec_pyg.train.allocator`).
+        sampler: Where triples are drawn: ``'host'`` (CPU rejection
+            sampling, the authors' way), ``'device'`` (on the training
+            device, exact, without host syncs) or ``'auto'`` (device on
+            CUDA, host on CPU). Same distribution, other random streams.
+        compile: ``'auto'`` (full-size steps captured and replayed as a
+            CUDA graph on CUDA when possible), ``'graph'`` (the same,
+            required) or ``'off'`` (eager). See
+            :mod:`rmbrec_pyg.train.step`.
     """
     max_epochs: int = 200
     patience: int = 20
@@ -46,6 +54,8 @@ class TrainerConfig:
     progress: bool = True
     negatives: str = 'all'
     retain_freed_memory: bool = True
+    sampler: str = 'auto'
+    compile: str = 'auto'
 
     def validate(self) -> None:
         name = 'trainer'
@@ -62,6 +72,12 @@ class TrainerConfig:
         if self.negatives not in ('all', 'behavior'):
             raise ConfigError(f"'{name}.negatives' must be 'all' or "
                               f"'behavior' (got {self.negatives!r})")
+        if self.sampler not in ('auto', 'host', 'device'):
+            raise ConfigError(f"'{name}.sampler' must be 'auto', 'host' or "
+                              f"'device' (got {self.sampler!r})")
+        if self.compile not in ('auto', 'graph', 'off'):
+            raise ConfigError(f"'{name}.compile' must be 'auto', 'graph' or "
+                              f"'off' (got {self.compile!r})")
 
 
 @dataclass

@@ -19,12 +19,19 @@ log = logging.getLogger('rmbrec_pyg')
 _KEEP_UNTIL_EXIT: List[Any] = []
 
 
+def under_torchrun() -> bool:
+    r"""Whether this process was started by ``torchrun`` (even alone)."""
+    return 'TORCHELASTIC_RUN_ID' in os.environ or \
+        int(os.environ.get('WORLD_SIZE', '1')) > 1
+
+
 def init_process_group(device: str) -> str:
-    r"""Under ``torchrun`` (``WORLD_SIZE > 1``), joins the process group:
-    ``nccl`` with one GPU per rank when CUDA is used, ``gloo`` on CPU.
-    Returns the device this rank should use."""
+    r"""Under ``torchrun``, joins the process group: ``nccl`` with one GPU
+    per rank when CUDA is used, ``gloo`` on CPU (a single process too, so
+    that the distributed path can be smoke-tested on one device). Returns
+    the device this rank should use."""
     world = int(os.environ.get('WORLD_SIZE', '1'))
-    if world <= 1 or dist.is_initialized():
+    if not under_torchrun() or dist.is_initialized():
         return device
     use_cuda = torch.cuda.is_available() and device != 'cpu'
     if use_cuda:
@@ -37,18 +44,29 @@ def init_process_group(device: str) -> str:
     return device
 
 
+def in_group() -> bool:
+    r"""Whether this process is part of a process group."""
+    return dist.is_available() and dist.is_initialized()
+
+
 def rank_and_world() -> Tuple[int, int]:
     r"""This process's rank and the world size (0 and 1 without a process
     group)."""
-    if dist.is_available() and dist.is_initialized():
+    if in_group():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
 
 
-def wrap(module: Module, device: torch.device) -> Module:
-    r"""The module wrapped in DDP inside a process group, else itself."""
-    if rank_and_world()[1] == 1:
+def wrap(module: Module, device: torch.device,
+         resume: bool = False) -> Module:
+    r"""The module wrapped in DDP inside a process group (of any size),
+    else itself (:obj:`resume` is single-process only for now)."""
+    if not in_group():
         return module
+    if resume:
+        from rmbrec_pyg.data.errors import ConfigError
+        raise ConfigError('trainer.resume is not supported under torchrun '
+                          'yet; resume on one process')
     return DistributedDataParallel(
         module, device_ids=([device.index] if device.type == 'cuda'
                             else None))
@@ -65,7 +83,7 @@ def shard(tensors: Sequence[Tensor], rank: int, world: int
 
 def mean_over_ranks(x: Tensor) -> Tensor:
     r"""The mean of :obj:`x` over ranks (in place)."""
-    if rank_and_world()[1] > 1:
+    if in_group():
         dist.all_reduce(x)
         x /= dist.get_world_size()
     return x
@@ -73,7 +91,7 @@ def mean_over_ranks(x: Tensor) -> Tensor:
 
 def from_rank0(value: int) -> int:
     r"""Rank 0's :obj:`value` on every rank."""
-    if rank_and_world()[1] == 1:
+    if not in_group():
         return value
     t = torch.tensor([value])
     dist.broadcast(t, src=0)
@@ -88,7 +106,7 @@ def finish(*keep: Any) -> None:
     the process exits: freeing it earlier ran gloo's C++ teardown, which
     could block on a peer that had already exited; the console entry point
     leaves with :func:`os._exit` for the same reason."""
-    if not (dist.is_available() and dist.is_initialized()):
+    if not in_group():
         return
     dist.barrier()
     dist.destroy_process_group()

@@ -126,7 +126,13 @@ class ConsoleLogger(RunLogger):
 
 
 def _pyplot() -> Any:
-    import matplotlib
+    # matplotlib is a dependency; without it (a bare machine running from a
+    # checkout) the plots are skipped, nothing else.
+    try:
+        import matplotlib
+    except ImportError:
+        log.warning('matplotlib is not installed: no plots')
+        return None
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     return plt
@@ -147,9 +153,9 @@ class CurvesPlotLogger(RunLogger):
         self.protocol = protocol
 
     def close(self, history: List[Row]) -> None:
-        if not history:
+        plt = _pyplot() if history else None
+        if plt is None:
             return
-        plt = _pyplot()
         epochs = [r['epoch'] for r in history]
         terms = [k for k in history[0] if k.startswith('loss_')]
         bpr = [k for k in terms if k.startswith('loss_bpr_') or
@@ -198,6 +204,8 @@ class FusionPlotLogger(RunLogger):
         if not history or f'w_{self.behaviors[0]}' not in history[0]:
             return
         plt = _pyplot()
+        if plt is None:
+            return
         fig, ax = plt.subplots(figsize=(6, 3.5))
         epochs = [r['epoch'] for r in history]
         for b in self.behaviors:

@@ -9,10 +9,8 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 from tqdm.auto import tqdm
 
-from rmbrec_pyg.data.errors import ConfigError
 from rmbrec_pyg.data.hetero import edge_index_dict_of
 from rmbrec_pyg.evaluation import SPLITS, EvalConfig, Evaluator
-from rmbrec_pyg.graph.sampling import BehaviorSampler
 from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
 from rmbrec_pyg.nn.fusion import AdaptiveFusion
 from rmbrec_pyg.objective import Objective
@@ -30,6 +28,8 @@ from rmbrec_pyg.train.epoch_terms import EpochTerms
 from rmbrec_pyg.train.optim import build_optimizer
 from rmbrec_pyg.train.run_writer import RunLogger, RunWriter
 from rmbrec_pyg.train.runtime import resolve_device
+from rmbrec_pyg.train.step import (StepRunner, epoch_batches, make_sampler,
+                                   use_device_sampler, use_graph)
 
 
 class Trainer:
@@ -93,23 +93,29 @@ class Trainer:
             gate_strength=fusion.strength, **asdict(loss)).to(self.device)
         if self.objective.needs_double_backward:
             self.encoder.fused = False
-        all_edges = edge_index_dict_of(data)
-        edges = {b: all_edges[b] for b in self.behaviors}
+        edges = edge_index_dict_of(data)
+        edges = {b: edges[b] for b in self.behaviors}
         self.num_users, ni = encoder.num_users, encoder.num_items
         self.adj = MultiBehaviorEncoder.build_adjacency(
             edges, self.num_users, ni, backend=encoder.sparse_backend,
             device=self.device)
         self.generator = torch.Generator().manual_seed(cfg.seed)
-        self.sampler = BehaviorSampler(edges, self.num_users, ni,
-                                       cfg.negatives, self.generator)
+        self.on_device = use_device_sampler(cfg.sampler, self.device)
+        self.sampler = make_sampler(edges, self.num_users, ni, cfg.negatives,
+                                    self.device, self.on_device,
+                                    self.generator)
+        self.objective.static_shapes = self.on_device and \
+            self.objective.supports_static_shapes
         self.evaluator = Evaluator(data, evaluation, self.device,
                                    required=('val', ))
-        self.optimizer = build_optimizer(self.encoder, self.objective, optim)
         self.rank, self.world_size = distributed.rank_and_world()
-        if self.world_size > 1 and cfg.resume:
-            raise ConfigError('trainer.resume is not supported under '
-                              'torchrun yet; resume on one process')
-        self.model = distributed.wrap(self.encoder, self.device)
+        graph = use_graph(cfg.compile, self.device,
+                          self.objective.static_shapes,
+                          self.world_size if distributed.in_group() else 0)
+        self.optimizer = build_optimizer(self.encoder, self.objective, optim,
+                                         capturable=graph)
+        self.runner = StepRunner(self, graph)
+        self.model = distributed.wrap(self.encoder, self.device, cfg.resume)
         main = self.rank == 0
         self.checkpoints = RunCheckpoints(out_dir if main else None,
                                           cfg.checkpoint)
@@ -128,8 +134,8 @@ class Trainer:
         return self.writer.history
 
     def batches(self) -> List[Tensor]:
-        perm = torch.randperm(self.num_users, generator=self.generator)
-        return list(perm.split(self.config.batch_size))
+        return epoch_batches(self.num_users, self.config.batch_size,
+                             self.device, self.on_device, self.generator)
 
     def step(self, users: Tensor) -> Any:
         r"""The loss of one batch of users (a CPU tensor): :obj:`(total,
@@ -148,11 +154,7 @@ class Trainer:
         terms = EpochTerms()
         for users in tqdm(self.batches(), desc=f'epoch {epoch}', leave=False,
                           unit='batch', disable=not self.config.progress):
-            self.optimizer.zero_grad(set_to_none=True)
-            total, step_terms = self.step(users)
-            total.backward()
-            self.optimizer.step()
-            terms.add(step_terms)
+            terms.add(self.runner(users))
         return terms.means(epoch)
 
     @torch.no_grad()

@@ -50,3 +50,46 @@ def test_user_without_behavior():
     pos, neg, mask = s.sample(torch.tensor([0, 1, 2]))
     assert mask.tolist() == [[True, True], [False, True], [False, False]]
     assert pos[2].tolist() == [0, 0] and neg[2].tolist() == [0, 0]
+
+
+def test_device_sampler_is_exact_and_uniform(tiny):
+    from rmbrec_pyg.graph import DeviceBehaviorSampler
+    edges = edge_index_dict_of(tiny)
+    nu, ni = tiny['user'].num_nodes, tiny['item'].num_nodes
+    for negatives in ('all', 'behavior'):
+        s = DeviceBehaviorSampler(edges, nu, ni, negatives,
+                                  generator=torch.Generator().manual_seed(1))
+        users = torch.arange(nu).repeat(400)
+        pos, neg, mask = s.sample(users)
+        every = set()
+        per = {}
+        for b, index in edges.items():
+            per[b] = set((index[0] * ni + index[1]).tolist())
+            every |= per[b]
+        for k, b in enumerate(edges):
+            excluded = every if negatives == 'all' else per[b]
+            keys_pos = (users * ni + pos[:, k])[mask[:, k]].tolist()
+            keys_neg = (users * ni + neg[:, k])[mask[:, k]].tolist()
+            assert all(key in per[b] for key in keys_pos)
+            assert not any(key in excluded for key in keys_neg)
+        # Uniform over the allowed items of one user (400 draws each).
+        u, k = 3, 2
+        allowed = [i for i in range(ni) if u * ni + i not in (
+            every if negatives == 'all' else per['buy'])]
+        draws = neg[users == u, k]
+        counts = torch.bincount(draws, minlength=ni)[allowed].float()
+        expected = draws.numel() / len(allowed)
+        chi2 = float(((counts - expected) ** 2 / expected).sum())
+        assert chi2 < 3 * len(allowed)  # loose: mean df, sd sqrt(2 df)
+        assert (counts > 0).float().mean() > 0.9
+
+
+def test_device_sampler_user_without_behavior():
+    from rmbrec_pyg.graph import DeviceBehaviorSampler
+    edges = {'cart': torch.tensor([[0], [1]]),
+             'buy': torch.tensor([[0, 1], [0, 2]])}
+    s = DeviceBehaviorSampler(edges, 3, 5)
+    pos, neg, mask = s.sample(torch.tensor([0, 1, 2]))
+    assert mask.tolist() == [[True, True], [False, True], [False, False]]
+    assert pos[2].tolist() == [0, 0] and neg[2].tolist() == [0, 0]
+    assert int(neg[0, 0]) not in (0, 1) and int(neg[1, 1]) != 2

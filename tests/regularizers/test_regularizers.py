@@ -141,3 +141,26 @@ def test_uniform_behavior_weights_change_nothing():
     expected = losses[1:].var(unbiased=True)
     assert ORM(mode='rex')(skew).item() == pytest.approx(expected.item(),
                                                          rel=1e-4)
+
+
+@pytest.mark.parametrize('variant', ['symmetric', 'paper'])
+def test_rrm_with_a_mask_equals_the_subset(variant):
+    # Static shapes (CUDA graphs): all rows and a mask give the loss of the
+    # masked rows alone, and the same gradient.
+    g = torch.Generator().manual_seed(0)
+    emb = torch.randn(12, 3, 8, generator=g, requires_grad=True)
+    mask = torch.tensor([True, False, True, True, False, True, True, True,
+                         False, True, True, False])
+    rrm = RRM(variant=variant)
+    base = dict(behavior_losses=torch.zeros(3), score_diffs=torch.zeros(12, 3),
+                mask=torch.ones(12, 3, dtype=torch.bool), target_index=2,
+                behaviors=['view', 'cart', 'buy'])
+    sub = rrm(RegularizerInput(user_emb=emb[mask], **base))
+    (g_sub, ) = torch.autograd.grad(sub, emb)
+    full = rrm(RegularizerInput(user_emb=emb, user_mask=mask, **base))
+    (g_full, ) = torch.autograd.grad(full, emb)
+    assert torch.allclose(sub, full, atol=1e-6)
+    assert torch.allclose(g_sub, g_full, atol=1e-6)
+    none = rrm(RegularizerInput(user_emb=emb, user_mask=torch.zeros(
+        12, dtype=torch.bool), **base))
+    assert torch.isfinite(none) and none.detach().item() == 0.0
