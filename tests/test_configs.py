@@ -31,7 +31,7 @@ def test_default_config():
 
 @pytest.mark.parametrize('group', ['data', 'encoder', 'regularizer', 'loss',
                                    'optim', 'trainer', 'ablation',
-                                   'experiment'])
+                                   'experiment', 'eval', 'logger', 'fusion'])
 def test_every_option_composes(group):
     for option in _options(group):
         overrides = [f'{group}={option}']

@@ -113,6 +113,26 @@ def build_regularizers(cfg: DictConfig) -> Dict[str, Regularizer]:
     return out
 
 
+def build_loggers(cfg: DictConfig, out: Optional[str]) -> List[Any]:
+    r"""Instantiates the trackers of ``cfg.logger`` (``_target_`` nodes,
+    given the run dir and the run's configuration); none without a run
+    dir or off rank 0."""
+    if out is None or int(os.environ.get('RANK', '0')) != 0:
+        return []
+    loggers = []
+    for name, node in (cfg.get('logger') or {}).items():
+        if isinstance(node, DictConfig) and '_target_' in node:
+            try:  # the run's config as plain data, not instantiated
+                make = instantiate(node, _partial_=True, _convert_='all')
+                loggers.append(make(out_dir=out, run_config=plain(cfg)))
+            except Exception as e:
+                cause = e.__cause__ or e
+                if isinstance(cause, ValueError):
+                    raise ConfigError(f'logger.{name}: {cause}')
+                raise
+    return loggers
+
+
 def load_data(cfg: DictConfig) -> Tuple[Any, Any, List[str]]:
     r"""Instantiates ``cfg.data`` and checks ``cfg.behaviors`` against it.
     Returns the dataset, its graph and the behaviors to use (all of the
@@ -204,7 +224,8 @@ def build_trainer(cfg: DictConfig, out: Optional[str] = None) -> Trainer:
                    OmegaConf.to_yaml(cfg, resolve=True))
     return Trainer(data, encoder, regularizers, trainer_cfg, loss_cfg,
                    optim_cfg, out_dir=out, fusion=fusion_cfg,
-                   run_config=plain(cfg), evaluation=eval_cfg)
+                   run_config=plain(cfg), evaluation=eval_cfg,
+                   loggers=build_loggers(cfg, out))
 
 
 def score_baseline(cfg: DictConfig, out: Optional[str]) -> Dict[str, Any]:

@@ -2,9 +2,12 @@ r"""``rmbrec-report MULTIRUN_DIR``: one table of a sweep's runs.
 
 Collects every run dir below MULTIRUN_DIR that holds ``metrics.json``,
 with its overrides (``.hydra/overrides.yaml``), into ``report.md`` and
-``report.csv`` in MULTIRUN_DIR, and, when the runs form a
+``report.csv`` in MULTIRUN_DIR; when the runs form a
 ``regularizer.rrm.weight`` x ``regularizer.orm.weight`` grid, a heatmap of
-validation and test HR@10 (``lambda_heatmap.png``, like the paper's Fig. 4).
+validation and test HR@10 (``lambda_heatmap.png``, like the paper's Fig. 4);
+for an Optuna search (``hparams_search=optuna``), the best trial and
+``trials.png``: the validation metric of every trial in order with the best
+so far, and against each searched parameter.
 """
 import argparse
 import csv
@@ -43,6 +46,8 @@ def collect(root: str) -> List[Dict[str, Any]]:
         row: Dict[str, Any] = {'run': os.path.relpath(dirpath, root)}
         row.update(_overrides(dirpath))
         row['best_epoch'] = m.get('best_epoch')
+        row['_finished'] = os.path.getmtime(os.path.join(dirpath,
+                                                         'metrics.json'))
         # Runs of versions before the protocols were named scored per pair.
         row['protocol'] = m.get('protocol', 'pair/full')
         for split in ('valid', 'test'):
@@ -57,9 +62,9 @@ def collect(root: str) -> List[Dict[str, Any]]:
 def write_tables(rows: List[Dict[str, Any]], root: str) -> None:
     keys: List[str] = []
     for r in rows:
-        keys += [k for k in r if k not in keys]
+        keys += [k for k in r if k not in keys and not k.startswith('_')]
     def write_csv(f: Any) -> None:
-        w = csv.DictWriter(f, fieldnames=keys)
+        w = csv.DictWriter(f, fieldnames=keys, extrasaction='ignore')
         w.writeheader()
         w.writerows(rows)
     atomic_write(os.path.join(root, 'report.csv'), write_csv)
@@ -72,16 +77,24 @@ def write_tables(rows: List[Dict[str, Any]], root: str) -> None:
     lines += ['| ' + ' | '.join(fmt(r.get(k, '')) for k in keys) + ' |'
               for r in order]
     protocols = sorted({str(r.get('protocol')) for r in rows})
+    best = ''
+    results = os.path.join(root, 'optimization_results.yaml')
+    if os.path.exists(results):
+        from omegaconf import OmegaConf
+        res = OmegaConf.to_container(OmegaConf.load(results))
+        best = (f"Optuna's best trial: validation {res.get('best_value')} "  # type: ignore
+                f"with {res.get('best_params')}; see trials.png.\n\n")  # type: ignore
     write_text(os.path.join(root, 'report.md'),
                f'# Sweep report: {os.path.abspath(root)}\n\n'
                f'{len(rows)} runs, best validation HR@10 first; evaluation '
-               f"protocol: {', '.join(protocols)}.\n\n" +
+               f"protocol: {', '.join(protocols)}.\n\n" + best +
                '\n'.join(lines) + '\n')
 
 
 def heatmap(rows: List[Dict[str, Any]], root: str) -> Optional[str]:
     grid = [r for r in rows if L1 in r and L2 in r]
-    if not grid:
+    if not grid or os.path.exists(os.path.join(
+            root, 'optimization_results.yaml')):  # a search: trials.png
         return None
     import matplotlib
     matplotlib.use('Agg')
@@ -115,6 +128,63 @@ def heatmap(rows: List[Dict[str, Any]], root: str) -> Optional[str]:
     return path
 
 
+def _numeric(value: Any) -> Optional[float]:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def trials(rows: List[Dict[str, Any]], root: str,
+           metric: str = 'valid HR@10') -> Optional[str]:
+    r"""``trials.png`` of a search: the metric per trial (in the order the
+    runs finished) with the best so far, and against every parameter that
+    varies. :obj:`None` unless ``optimization_results.yaml`` (Hydra's
+    Optuna sweeper) is in :obj:`root`."""
+    if not os.path.exists(os.path.join(root, 'optimization_results.yaml')):
+        return None
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    runs = sorted((r for r in rows if r.get(metric) is not None),
+                  key=lambda r: r['_finished'])
+    params = [k for k in runs[0] if '.' in k and not k.startswith(
+        ('valid ', 'test ')) and len({r.get(k) for r in runs}) > 1 and all(
+            _numeric(r.get(k)) is not None for r in runs)] if runs else []
+    from matplotlib.ticker import NullFormatter
+    cols = min(3, 1 + len(params))
+    lines = -(-(1 + len(params)) // cols)
+    fig, grid = plt.subplots(lines, cols, figsize=(4.4 * cols, 3.4 * lines),
+                             squeeze=False)
+    axes = list(grid.flat)
+    for ax in axes[1 + len(params):]:
+        ax.axis('off')
+    ax = axes[0]
+    values = [r[metric] for r in runs]
+    ax.plot(range(1, len(values) + 1), values, 'o', label='trial')
+    ax.plot(range(1, len(values) + 1),
+            [max(values[:i + 1]) for i in range(len(values))], '-',
+            label='best so far')
+    ax.set_xlabel('trial')
+    ax.set_ylabel(metric)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    for ax, p in zip(axes[1:], params):
+        ax.scatter([_numeric(r[p]) for r in runs], values)
+        if p.endswith('.lr'):
+            ax.set_xscale('log')
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel(p)
+        ax.grid(alpha=0.3)
+    fig.suptitle(f'{len(runs)} trials [{runs[0].get("protocol")}]'
+                 if runs else 'no trials')
+    fig.tight_layout()
+    path = os.path.join(root, 'trials.png')
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(prog='rmbrec-report',
                                      description=__doc__.split('\n')[0])
@@ -124,9 +194,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     def run() -> None:
         rows = collect(args.multirun_dir)
         write_tables(rows, args.multirun_dir)
-        png = heatmap(rows, args.multirun_dir)
-        print(f'{len(rows)} runs -> report.md, report.csv'
-              + (f', {os.path.basename(png)}' if png else ''))
+        pngs = [p for p in (heatmap(rows, args.multirun_dir),
+                            trials(rows, args.multirun_dir)) if p]
+        print(f'{len(rows)} runs -> report.md, report.csv' +
+              ''.join(f', {os.path.basename(p)}' for p in pngs))
         print(open(os.path.join(args.multirun_dir, 'report.md')).read())
 
     report_user_errors('rmbrec-report', run)

@@ -105,6 +105,8 @@ def _precheck(argv: List[str]) -> None:
         compose_config(argv)
     except (HydraException, OmegaConfBaseException) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else repr(e)
+        if 'hydra/sweeper/optuna' in first:
+            first += " (pip install 'rmbrec_pyg[optuna]')"
         fail('rmbrec-train', f'invalid configuration: {first}')
 
 

@@ -6,6 +6,7 @@ from rmbrec_pyg.data.dataset import (BaseMultiBehaviorDataset,
 from rmbrec_pyg.data.synthetic import (RandomMultiBehaviorDataset,
                                        SyntheticMultiBehaviorDataset,
                                        generate_multi_behavior)
+from rmbrec_pyg.data.from_pyg import BehaviorEdgesToTypes, PyGTaobao
 from rmbrec_pyg.data.stats import (BehaviorStats, compute_stats,
                                    heldout_summary, training_bar)
 
@@ -15,5 +16,5 @@ __all__ = [
     'BaseMultiBehaviorDataset', 'MultiBehaviorDataset', 'load_folder',
     'SyntheticMultiBehaviorDataset', 'RandomMultiBehaviorDataset',
     'generate_multi_behavior',
-    'BehaviorStats', 'compute_stats', 'heldout_summary', 'training_bar'
+    'BehaviorEdgesToTypes', 'PyGTaobao', 'BehaviorStats', 'compute_stats', 'heldout_summary', 'training_bar'
 ]

@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Mapping, Optional
 import numpy as np
 
 from rmbrec_pyg.data.errors import ConfigError, DatasetFormatError
+from rmbrec_pyg.data.split import earliest_events, leave_one_out
 from rmbrec_pyg.utils.io import atomic_write, write_text
 
 #: The raw-id maps written beside the dataset: ``raw_id,id`` rows, ``id``
@@ -110,14 +111,6 @@ def parse_behavior_map(spec: str) -> Dict[str, str]:
     return out
 
 
-def _reduce_earliest(key: np.ndarray, t: np.ndarray):  # type: ignore
-    order = np.lexsort((t, key))
-    key, t = key[order], t[order]
-    first = np.ones(key.size, dtype=bool)
-    first[1:] = key[1:] != key[:-1]
-    return key[first], t[first], int((~first).sum())
-
-
 def prepare_events(path: str, out_dir: str, user: str = 'user',
                    item: str = 'item', behavior: str = 'behavior',
                    time: str = 'timestamp', target: str = 'buy',
@@ -192,7 +185,7 @@ def prepare_events(path: str, out_dir: str, user: str = 'user',
             key = (arr[:, 2] << 58) | (arr[:, 0] << 29) | arr[:, 1]
             acc_key = np.concatenate([acc_key, key])
             acc_t = np.concatenate([acc_t, arr[:, 3]])
-            acc_key, acc_t, dup = _reduce_earliest(acc_key, acc_t)
+            acc_key, acc_t, dup = earliest_events(acc_key, acc_t)
             summary.duplicates += dup
 
         for row in reader:
@@ -260,21 +253,11 @@ def prepare_events(path: str, out_dir: str, user: str = 'user',
             sel = beh == bid
             write(b, u[sel], i[sel])
     sel = beh == tid
-    tu, ti, tt = u[sel], i[sel], acc_t[sel]
-    order = np.lexsort((ti, tt, tu))  # per user by time
-    tu, ti = tu[order], ti[order]
-    counts = np.bincount(tu, minlength=nu)
-    last = np.cumsum(counts) - 1  # position of each user's last event
-    eligible = np.nonzero(counts >= max(min_target, 3))[0]
-    test_pos, val_pos = last[eligible], last[eligible] - 1
-    train = np.ones(tu.size, dtype=bool)
-    train[test_pos] = False
-    train[val_pos] = False
-    write(target, tu[train], ti[train])
-    write('validation', tu[val_pos], ti[val_pos])
-    write('test', tu[test_pos], ti[test_pos])
-    summary.heldout_users = int(eligible.size)
-    summary.train_only_users = int((counts > 0).sum() - eligible.size)
+    train, val, test, summary.heldout_users, summary.train_only_users = \
+        leave_one_out(u[sel], i[sel], acc_t[sel], nu, min_target)
+    write(target, *train)
+    write('validation', *val)
+    write('test', *test)
     return summary
 
 

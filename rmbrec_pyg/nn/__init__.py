@@ -1,7 +1,8 @@
 from rmbrec_pyg.nn.behavior_conv import BehaviorConv
 from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
 from rmbrec_pyg.nn.fusion import AdaptiveFusion
+from rmbrec_pyg.nn.lightgcn import MultiBehaviorLightGCN
 from rmbrec_pyg.nn.popularity import MostPopular
 
 __all__ = ['BehaviorConv', 'MultiBehaviorEncoder', 'AdaptiveFusion',
-           'MostPopular']
+           'MultiBehaviorLightGCN', 'MostPopular']

@@ -1,8 +1,9 @@
 r"""Everything a run writes about itself, behind one small interface: a
 :class:`RunLogger` receives every epoch's row and the final metrics. The
-built-in loggers write ``metrics.csv``, ``metrics.json``, TensorBoard
-scalars (when installed), the console line and the plots; another tracker
-plugs in as one more :class:`RunLogger`."""
+built-in loggers write ``metrics.csv``, ``metrics.json``, the console line
+and the plots; trackers (TensorBoard, MLflow, W&B in
+:mod:`rmbrec_pyg.train.loggers`, or one of your own) plug in as more
+:class:`RunLogger`\ s."""
 import csv
 import logging
 import os
@@ -56,33 +57,6 @@ class JSONLogger(RunLogger):
 
     def log_metrics(self, metrics: Dict[str, Any]) -> None:
         write_json(self.path, metrics)
-
-
-class TensorBoardLogger(RunLogger):
-    r"""Per-epoch scalars under ``tensorboard/`` (needs the optional
-    ``tensorboard`` package: :meth:`create` returns :obj:`None` without
-    it)."""
-    def __init__(self, writer: Any) -> None:
-        self.writer = writer
-
-    @classmethod
-    def create(cls, out_dir: str) -> Optional['TensorBoardLogger']:
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            return None
-        return cls(SummaryWriter(os.path.join(out_dir, 'tensorboard')))
-
-    def log_epoch(self, row: Row, history: List[Row],
-                  improved: bool) -> None:
-        step = int(row['epoch'])
-        for key, value in row.items():
-            if key != 'epoch' and isinstance(value, (int, float)):
-                self.writer.add_scalar(key.replace('_', '/', 1), value, step)
-        self.writer.flush()
-
-    def close(self, history: List[Row]) -> None:
-        self.writer.close()
 
 
 class ConsoleLogger(RunLogger):
@@ -237,8 +211,9 @@ class RunWriter:
                 protocol: str = '',
                 extra: Sequence[RunLogger] = ()) -> 'RunWriter':
         r"""The console line, plus, with a run dir, ``metrics.csv``,
-        ``metrics.json``, ``curves.png``, ``fusion_weights.png`` (adaptive
-        fusion) and TensorBoard scalars (when installed)."""
+        ``metrics.json``, ``curves.png`` and ``fusion_weights.png`` (adaptive
+        fusion); :obj:`extra` adds trackers (see
+        :mod:`rmbrec_pyg.train.loggers`)."""
         loggers: List[RunLogger] = [ConsoleLogger(behaviors, weights,
                                                   monitor, protocol)]
         if out_dir is not None:
@@ -246,9 +221,6 @@ class RunWriter:
             loggers += [CSVLogger(out_dir), JSONLogger(out_dir),
                         CurvesPlotLogger(out_dir, monitor, protocol),
                         FusionPlotLogger(out_dir, behaviors)]
-            tb = TensorBoardLogger.create(out_dir)
-            if tb is not None:
-                loggers.append(tb)
         return cls(list(loggers) + list(extra))
 
     def log_epoch(self, row: Row, improved: bool) -> None:

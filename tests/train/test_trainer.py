@@ -141,9 +141,3 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(small, tmp_path):
                        match=r"loss term 'boom' became nan in epoch 2"):
         tr.fit()
     assert load(str(tmp_path / 'last.pt'))['epoch'] == 1
-
-
-def test_tensorboard_when_installed(small, tmp_path):
-    pytest.importorskip('tensorboard', reason='optional extra not installed')
-    _trainer(small, out=str(tmp_path), epochs=1).fit()
-    assert any((tmp_path / 'tensorboard').iterdir())
