@@ -11,7 +11,10 @@ adaptive behavior weighting):
   (``conf/data/synthetic_shift.yaml``);
 * ``taobao_noisy``: ``--data`` (taobao-noview) with 50 % random cart edges
   added (the robustness transform);
-* ``taobao_clean``: ``--data`` as it is.
+* ``taobao_clean``: ``--data`` as it is;
+* ``mixed``: synthetic, 30 % of the users buy directly (none of their
+  purchases follows a view or cart), the others research first
+  (``conf/data/synthetic_mixed.yaml``).
 
     python benchmarks/shift.py --scenarios misaligned,shift --seeds 3
     python benchmarks/shift.py --scenarios taobao_clean,taobao_noisy \
@@ -191,7 +194,7 @@ def plot(summary: Dict[str, Any], path: str) -> None:
         vals = [summary[s][v]['HR@10'] for v in names]
         errs = [summary[s][v]['HR@10_std'] for v in names]
         colors = dict(zip(VARIANTS, ['#999', '#7a7', '#57a', '#a75', '#c33',
-                                     '#e99']))
+                                     '#e99', '#a5c', '#639']))
         ax.bar(range(len(names)), vals, yerr=errs, capsize=3,
                color=[colors[n] for n in names])
         ax.set_xticks(range(len(names)), [n.replace('rmbrec_', 'rmb ')

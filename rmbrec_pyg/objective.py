@@ -46,6 +46,10 @@ class Objective(Module):
             only through ORM). (default: :obj:`0.0`)
         gate_strength (float): Weight of a learned fusion gate's KL term.
             (default: :obj:`0.0`)
+        tower_reg (float): L2 weight on the batch embeddings of the
+            encoder's :obj:`target_tower`, when it has one (trained by its
+            own BPR on the target triples, term ``tower``).
+            (default: :obj:`1e-4`)
         static_shapes (bool): Keep every tensor's shape fixed by the batch
             size (no boolean indexing, no host sync), as a captured CUDA
             graph needs: the regularizers get all batch users and a mask
@@ -57,7 +61,7 @@ class Objective(Module):
                  missing: str = 'mask', emb_reg: float = 1e-3,
                  emb_reg_on: str = 'propagated',
                  behavior_loss_weight: float = 0.0,
-                 gate_strength: float = 0.0,
+                 gate_strength: float = 0.0, tower_reg: float = 1e-4,
                  static_shapes: bool = False) -> None:
         super().__init__()
         name = self.__class__.__name__
@@ -78,6 +82,7 @@ class Objective(Module):
         self.emb_reg_on = emb_reg_on
         self.behavior_loss_weight = behavior_loss_weight
         self.gate_strength = gate_strength
+        self.tower_reg = tower_reg
         self.static_shapes = static_shapes
 
     @property
@@ -159,6 +164,9 @@ class Objective(Module):
                     continue
                 terms[name] = term(inputs)
                 total = total + term.weight * terms[name]
+        if encoder.target_tower is not None:
+            terms['tower'] = self._tower(encoder, adj, users, pos, neg, mask)
+            total = total + terms['tower']
         for i, b in enumerate(self.behaviors):
             terms[f'bpr_{b}'] = beh[i]
         terms['total'] = total
@@ -177,6 +185,19 @@ class Objective(Module):
                             encoder.item_embedding.weight[pos[:, t]],
                             encoder.item_embedding.weight[neg[:, t]],
                             batch_size=n)
+
+    def _tower(self, encoder: Any, adj: Mapping[str, Any], users: Tensor,
+               pos: Tensor, neg: Tensor, mask: Tensor) -> Tensor:
+        # The target-only tower: LightGCN's BPR on the target triples plus
+        # its light L2 on the batch's base embeddings.
+        tower, t = encoder.target_tower, self.target_index
+        tu, ti = tower(adj[tower.target])
+        u, i, j = users, pos[:, t], neg[:, t]
+        diff = (tu[u] * (ti[i] - ti[j])).sum(-1)
+        loss = bpr_loss(diff, torch.zeros_like(diff), mask[:, t], 'mask')
+        return loss + self.tower_reg * embedding_l2(
+            tower.user_embedding.weight[u], tower.item_embedding.weight[i],
+            tower.item_embedding.weight[j], batch_size=users.numel())
 
     def extra_repr(self) -> str:
         return (f"missing='{self.missing}', emb_reg={self.emb_reg}, "

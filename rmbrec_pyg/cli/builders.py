@@ -7,6 +7,7 @@ these functions."""
 import logging
 import os
 import warnings
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -20,11 +21,11 @@ from rmbrec_pyg.data.errors import ConfigError
 from rmbrec_pyg.data.stats import heldout_summary
 from rmbrec_pyg.evaluation import EvalConfig
 from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
-from rmbrec_pyg.nn.fusion import AdaptiveFusion
 from rmbrec_pyg.regularizers.base import Regularizer
 from rmbrec_pyg.train import distributed
-from rmbrec_pyg.train.config import (FusionConfig, LossConfig, OptimConfig,
-                                     TrainerConfig)
+from rmbrec_pyg.train.config import (FloorConfig, FusionConfig, LossConfig,
+                                     OptimConfig, TrainerConfig)
+from rmbrec_pyg.train.extensions import attach_extensions
 from rmbrec_pyg.train.runtime import seed_everything
 from rmbrec_pyg.train.trainer import Trainer
 from rmbrec_pyg.utils.io import write_json, write_text
@@ -37,6 +38,7 @@ cs.store(group='loss', name='base_loss', node=LossConfig)
 cs.store(group='optim', name='base_optim', node=OptimConfig)
 cs.store(group='fusion', name='base_fusion', node=FusionConfig)
 cs.store(group='eval', name='base_eval', node=EvalConfig)
+cs.store(group='floor', name='base_floor', node=FloorConfig)
 
 
 def compose_config(overrides: Sequence[str] = (),
@@ -72,23 +74,33 @@ def eval_config(cfg: DictConfig) -> EvalConfig:
     return eval_cfg
 
 
-def configs(cfg: DictConfig) -> Tuple[TrainerConfig, LossConfig,
-                                      OptimConfig, FusionConfig, EvalConfig]:
+@dataclass
+class Settings:
+    r"""The validated structured groups of a composed config."""
+    trainer: TrainerConfig
+    loss: LossConfig
+    optim: OptimConfig
+    fusion: FusionConfig
+    eval: EvalConfig
+    floor: FloorConfig
+
+
+def configs(cfg: DictConfig) -> Settings:
     r"""Validates the structured config groups, then sets threads, joins a
     distributed group (under ``torchrun``) and seeds everything."""
-    trainer_cfg = TrainerConfig(**plain(cfg.trainer))
-    loss_cfg = LossConfig(**plain(cfg.loss))
-    optim_cfg = OptimConfig(**plain(cfg.optim))
-    fusion_cfg = FusionConfig(**plain(cfg.fusion))
-    eval_cfg = eval_config(cfg)
-    for c in (trainer_cfg, loss_cfg, optim_cfg, fusion_cfg):
+    out = Settings(TrainerConfig(**plain(cfg.trainer)),
+                   LossConfig(**plain(cfg.loss)),
+                   OptimConfig(**plain(cfg.optim)),
+                   FusionConfig(**plain(cfg.fusion)), eval_config(cfg),
+                   FloorConfig(**plain(cfg.floor)))
+    for c in (out.trainer, out.loss, out.optim, out.fusion, out.floor):
         c.validate()
-    eval_cfg.check_monitor(trainer_cfg.monitor)
-    if trainer_cfg.num_threads > 0:
-        torch.set_num_threads(trainer_cfg.num_threads)
-    trainer_cfg.device = distributed.init_process_group(trainer_cfg.device)
-    seed_everything(trainer_cfg.seed)
-    return trainer_cfg, loss_cfg, optim_cfg, fusion_cfg, eval_cfg
+    out.eval.check_monitor(out.trainer.monitor)
+    if out.trainer.num_threads > 0:
+        torch.set_num_threads(out.trainer.num_threads)
+    out.trainer.device = distributed.init_process_group(out.trainer.device)
+    seed_everything(out.trainer.seed)
+    return out
 
 
 def build_regularizers(cfg: DictConfig) -> Dict[str, Regularizer]:
@@ -173,17 +185,14 @@ def load_data(cfg: DictConfig) -> Tuple[Any, Any, List[str]]:
 
 
 def build_encoder(cfg: DictConfig, data: Any, behaviors: List[str],
-                  fusion: FusionConfig) -> MultiBehaviorEncoder:
-    r"""The encoder of ``cfg.encoder`` over :obj:`behaviors`, with an
-    :class:`~rmbrec_pyg.nn.AdaptiveFusion` from the training BAR when
-    ``fusion.mode='adaptive'``."""
+                  settings: Settings) -> MultiBehaviorEncoder:
+    r"""The encoder of ``cfg.encoder`` over :obj:`behaviors`, with the
+    adaptive fusion and the target floor the settings ask for (see
+    :func:`~rmbrec_pyg.train.extensions.attach_extensions`)."""
     encoder = instantiate(cfg.encoder, num_users=int(data['user'].num_nodes),
                           num_items=int(data['item'].num_nodes),
                           behaviors=behaviors, _convert_='all')
-    if fusion.mode == 'adaptive':
-        encoder.fusion = AdaptiveFusion.from_data(
-            data, behaviors, fusion.prior_power,
-            learn=fusion.gate == 'learned')
+    attach_extensions(encoder, data, settings.fusion, settings.floor)
     return encoder
 
 
@@ -208,13 +217,13 @@ def build_trainer(cfg: DictConfig, out: Optional[str] = None) -> Trainer:
     if cfg.get('baseline'):
         raise ConfigError(f"baseline={cfg.baseline} is not trained and has "
                           'no Trainer; run it with train()')
-    trainer_cfg, loss_cfg, optim_cfg, fusion_cfg, eval_cfg = configs(cfg)
+    settings = configs(cfg)
     cfg = absolute_paths(cfg)
     dataset, data, behaviors = load_data(cfg)
     regularizers = build_regularizers(cfg)
     if len(behaviors) == 1:
         regularizers = {}  # nothing to align with a single behavior
-    encoder = build_encoder(cfg, data, behaviors, fusion_cfg)
+    encoder = build_encoder(cfg, data, behaviors, settings)
     log.info('data: %s', dataset)
     log.info('model: %s', encoder)
     for name, term in regularizers.items():
@@ -222,9 +231,10 @@ def build_trainer(cfg: DictConfig, out: Optional[str] = None) -> Trainer:
     if int(os.environ.get('RANK', '0')) == 0 and out is not None:
         write_text(os.path.join(out, 'config_resolved.yaml'),
                    OmegaConf.to_yaml(cfg, resolve=True))
-    return Trainer(data, encoder, regularizers, trainer_cfg, loss_cfg,
-                   optim_cfg, out_dir=out, fusion=fusion_cfg,
-                   run_config=plain(cfg), evaluation=eval_cfg,
+    return Trainer(data, encoder, regularizers, settings.trainer,
+                   settings.loss, settings.optim, out_dir=out,
+                   fusion=settings.fusion, run_config=plain(cfg),
+                   evaluation=settings.eval, floor=settings.floor,
                    loggers=build_loggers(cfg, out))
 
 
@@ -238,7 +248,7 @@ def score_baseline(cfg: DictConfig, out: Optional[str]) -> Dict[str, Any]:
     if name != 'most_popular':
         raise ConfigError(f"'baseline' must be 'most_popular' or null (got "
                           f'{name!r})')
-    eval_cfg = configs(cfg)[4]
+    eval_cfg = configs(cfg).eval
     data = load_data(cfg)[1]
     store = data[edge_type(str(data.target))]
     zu, zi = MostPopular(store.edge_index, int(data['user'].num_nodes),

@@ -89,8 +89,9 @@ def rescore(run_dir: str, overrides: Sequence[str] = (),
     with torch.no_grad():
         zu, zi = encoder.get_embedding(adj)
     evaluator = Evaluator(data, settings, dev)
-    res = evaluator(zu, zi, demote_aux=bool(
-        state.get('ranking', {}).get('demote_aux')))
+    demote = True if state.get('ranking', {}).get('demote_aux') else \
+        encoder.demote_users()
+    res = evaluator(zu, zi, demote_aux=False if demote is None else demote)
     return {'run_dir': os.path.abspath(run_dir), 'checkpoint': path,
             'epoch': state.get('epoch'), 'protocol': evaluator.label,
             'valid': res.get('val', {}), 'test': res.get('test', {}),

@@ -4,7 +4,8 @@ r"""rmbrec-recommend checkpoint=PATH [k=10] [output=recs.csv] [users=FILE]
 Top-k recommendations per user from a trained run, as the run's evaluation
 ranks them: the user's training purchases are never recommended, and a
 model that demotes the items a user already has under an auxiliary
-behavior (adaptive fusion's validation-chosen `demote_aux`) does so here.
+behavior (a validation-chosen `demote_aux` of adaptive fusion or of the
+target floor) does so here.
 
 The data are rebuilt from the checkpoint's own run configuration (paths
 saved absolute), so it works from any folder. Output rows are
@@ -97,8 +98,10 @@ def recommend(checkpoint: str, k: int, output: str,
         zu, zi = enc.get_embedding(adj)
     # The same masking and ranking options as the evaluation of the run.
     evaluator = Evaluator(data, device=dev)
+    users_mask = enc.demote_users()  # a target floor's per-group choice
     demote = (evaluator.demote_index() if state.get('ranking', {}).get(
-        'demote_aux') else None)
+        'demote_aux') else None if users_mask is None else
+        evaluator.demote_index(users_mask))
     maps = id_maps(cfg)
     users = (read_users(users_file, enc.num_users,
                         None if maps is None else maps['user'])

@@ -6,7 +6,6 @@ target split leave-one-out by time."""
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 import numpy as np
-import torch
 from torch_geometric.data import HeteroData
 from torch_geometric.transforms import BaseTransform
 

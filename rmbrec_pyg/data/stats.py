@@ -1,7 +1,7 @@
 r"""Behavioral Alignment Ratio (BAR) and Direct Target (DT) ratio
 (paper Eq. 11 and Table 1)."""
 from dataclasses import dataclass, field
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -145,3 +145,21 @@ def heldout_summary(data: HeteroData) -> Dict[str, Dict[str, int]]:
                      'aux': int(has_aux.sum()),
                      'direct': int((~has_aux).sum())}
     return out
+
+
+def user_training_bar(data: HeteroData) -> Tuple[Tensor, Tensor]:
+    r"""Per user, the share of their *training* target pairs that an
+    auxiliary behavior also holds (how much their purchases follow a view
+    or a cart), and whether they have a training target pair at all
+    (:obj:`([U], [U])`; the share is 0 without one)."""
+    target = target_of(data)
+    num_users = int(data['user'].num_nodes)
+    index = data[edge_type(target)].edge_index
+    keys = pair_keys(index, int(data['item'].num_nodes))
+    seen = _seen_under(data, keys, behaviors_of(data))
+    covered = (torch.stack(list(seen.values())).any(0) if seen else
+               torch.zeros_like(keys, dtype=torch.bool))
+    count = torch.bincount(index[0], minlength=num_users)
+    hits = torch.bincount(index[0], weights=covered.double(),
+                          minlength=num_users)
+    return (hits / count.clamp(min=1)).float(), count > 0

@@ -68,6 +68,7 @@ def generate_multi_behavior(
     direct_target: float = 0.2,
     heldout_direct: Optional[float] = None,
     heldout_per_user: int = 1,
+    direct_users: float = 0.0,
     embedding_dim: int = 16,
     sharpness: float = 2.5,
     popularity: float = 0.5,
@@ -93,6 +94,10 @@ def generate_multi_behavior(
         heldout_per_user (int): Target pairs every user holds out in each of
             validation and test (leave-:math:`n`-out; real logs and the
             paper's TMall split hold out several). (default: :obj:`1`)
+        direct_users (float): Share of users who buy directly: none of
+            their target pairs (training and held out) is in an auxiliary
+            behavior, though they still view and cart other items.
+            (default: :obj:`0.0`)
         embedding_dim (int): Latent dimension. (default: :obj:`16`)
         sharpness (float): Scale of the latent preference. (default: :obj:`2.5`)
         popularity (float): Std of the item popularity term.
@@ -112,6 +117,7 @@ def generate_multi_behavior(
                           f"'SyntheticMultiBehaviorDataset' (got "
                           f'{heldout_per_user})')
     _check_unit('direct_target', direct_target)
+    _check_unit('direct_users', direct_users)
     _check_unit('heldout_direct', heldout_direct)
     gen = torch.Generator().manual_seed(int(seed))
 
@@ -146,6 +152,9 @@ def generate_multi_behavior(
     direct_p = torch.full((all_target.size(1), ), float(heldout_direct))
     direct_p[:n_train] = direct_target
     is_direct = torch.rand(direct_p.shape, generator=gen) < direct_p
+    if direct_users > 0:  # users who buy without auxiliary behavior
+        direct_user = torch.rand(num_users, generator=gen) < direct_users
+        is_direct |= direct_user[all_target[0]]
     target_keys = pair_keys(all_target, num_items)
 
     edges: Dict[str, Tensor] = {}

@@ -4,7 +4,7 @@ ranking engine (:mod:`~rmbrec_pyg.evaluation.ranking`, or
 ranks, the protocol groups them into ranked lists (per user or per pair),
 and the registry (:mod:`~rmbrec_pyg.evaluation.metrics`) turns them into
 metrics, for all held-out pairs and for groups of them."""
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
@@ -139,11 +139,19 @@ class Evaluator:
     def label(self) -> str:
         return self.config.label
 
-    def demote_index(self) -> Optional[ExclusionIndex]:
-        r"""Every user's auxiliary items, to rank after all others when a
-        model demotes them (``demote_aux``); :obj:`None` without auxiliary
-        behaviors."""
-        if self._demote is None and self.aux_edges:
+    def demote_index(self, users: Optional[Tensor] = None
+                     ) -> Optional[ExclusionIndex]:
+        r"""Every user's auxiliary items (or only those of the users where
+        the :obj:`[U]` mask :obj:`users` is set), to rank after all others
+        when a model demotes them (``demote_aux``); :obj:`None` without
+        auxiliary behaviors."""
+        if not self.aux_edges:
+            return None
+        if users is not None:
+            edges = torch.cat(self.aux_edges, dim=1)
+            edges = edges[:, users.cpu()[edges[0]]]
+            return ExclusionIndex(edges, self.num_users).to(self.device)
+        if self._demote is None:
             self._demote = ExclusionIndex(torch.cat(self.aux_edges, dim=1),
                                           self.num_users).to(self.device)
         return self._demote
@@ -165,9 +173,11 @@ class Evaluator:
 
     def ranks(self, user_emb: Tensor, item_emb: Tensor,
               splits: Sequence[str] = SPLITS,
-              demote_aux: bool = False) -> Dict[str, Tensor]:
+              demote_aux: Union[bool, Tensor] = False) -> Dict[str, Tensor]:
         r"""The rank of every held-out pair of :obj:`splits` (resolved up
-        to the largest cut-off under full ranking)."""
+        to the largest cut-off under full ranking). :obj:`demote_aux` ranks
+        the auxiliary items of every user (:obj:`True`) or of the users of a
+        :obj:`[U]` mask after all others."""
         cfg = self.config
         labels = {s: self.labels[s] for s in splits if s in self.labels}
         if cfg.negatives is not None:
@@ -175,15 +185,19 @@ class Evaluator:
                                      self.negatives(s),
                                      cfg.protocol == 'user')
                     for s, v in labels.items()}
+        demote = None
+        if isinstance(demote_aux, Tensor):
+            demote = self.demote_index(demote_aux)
+        elif demote_aux:
+            demote = self.demote_index()
         return topk_ranks(user_emb, item_emb, labels, max(cfg.ks),
                           self.exclude, cfg.batch_size, cfg.precision,
-                          self.demote_index() if demote_aux else None,
-                          self.candidates, cfg.clusters)
+                          demote, self.candidates, cfg.clusters)
 
     @torch.no_grad()
     def __call__(self, user_emb: Tensor, item_emb: Tensor,
                  splits: Sequence[str] = SPLITS,
-                 demote_aux: bool = False) -> Dict[str, Any]:
+                 demote_aux: Union[bool, Tensor] = False) -> Dict[str, Any]:
         r"""Returns the metrics of every split in :obj:`splits` and, as
         ``'<split>_groups'``, those of its groups (:func:`group_metrics`).
         """

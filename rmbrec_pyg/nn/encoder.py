@@ -7,7 +7,9 @@ from torch.nn import Embedding, Module
 from rmbrec_pyg.graph.adjacency import SPARSE_BACKENDS, normalized_adjacency
 from rmbrec_pyg.nn.behavior_conv import BehaviorConv
 from rmbrec_pyg.nn.fusion import AdaptiveFusion
+from rmbrec_pyg.nn.blend import ScoreBlend
 from rmbrec_pyg.nn.gather import gather_rows
+from rmbrec_pyg.nn.target_tower import TargetTower
 
 Key = Union[str, Tuple[str, str, str]]
 LAYER_COMBINATIONS = ('mean', 'normalized_sum')
@@ -113,6 +115,10 @@ class MultiBehaviorEncoder(Module):
             normalize_output=layer_combination == 'normalized_sum',
             fused=fused)
         self.fusion = fusion
+        #: Optional target-only tower and per-user score blend (see
+        #: :class:`~rmbrec_pyg.nn.TargetTower`); set after construction.
+        self.target_tower: Optional[TargetTower] = None
+        self.blend: Optional[ScoreBlend] = None
         self.reset_parameters()
 
     @property
@@ -225,8 +231,21 @@ class MultiBehaviorEncoder(Module):
     def get_embedding(self, adj_dict: Mapping[Key, Any],
                       weights: Optional[Tensor] = None
                       ) -> Tuple[Tensor, Tensor]:
-        r"""Returns the fused user and item embeddings :obj:`[N, F]`."""
-        return self.fuse(*self(adj_dict), weights=weights)
+        r"""Returns the fused user and item embeddings :obj:`[N, F]` (with
+        a :obj:`target_tower` and its :obj:`blend`, the blend's concatenated
+        :obj:`[N, 2F]` embeddings, whose dot products are the blended
+        scores)."""
+        zu, zi = self.fuse(*self(adj_dict), weights=weights)
+        if self.target_tower is not None and self.blend is not None:
+            tu, ti = self.target_tower(self._lookup(
+                adj_dict, self.target_tower.target))
+            zu, zi = self.blend.concat(zu, zi, tu, ti)
+        return zu, zi
+
+    def demote_users(self) -> Optional[Tensor]:
+        r""":obj:`[U]` users whose auxiliary items the model ranks last (a
+        validation-chosen option of its :obj:`blend`), or :obj:`None`."""
+        return None if self.blend is None else self.blend.demote_users()
 
     def config(self) -> Dict[str, Any]:
         r"""The constructor arguments as plain data (numbers, strings,
@@ -240,7 +259,10 @@ class MultiBehaviorEncoder(Module):
                 'init_std': self.init_std,
                 'sparse_backend': self.sparse_backend,
                 'fusion': (None if self.fusion is None else
-                           self.fusion.config())}
+                           self.fusion.config()),
+                'target_tower': (None if self.target_tower is None else
+                                 self.target_tower.config()),
+                'blend': self.blend is not None}
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> 'MultiBehaviorEncoder':
@@ -248,12 +270,20 @@ class MultiBehaviorEncoder(Module):
         :meth:`load_state_dict`)."""
         config = dict(config)
         fusion = config.pop('fusion', None)
+        tower = config.pop('target_tower', None)
+        blend = config.pop('blend', False)
         if fusion is not None:
             fusion = dict(fusion)
             fusion = AdaptiveFusion(fusion.pop('behaviors'),
                                     torch.tensor(fusion.pop('prior')),
                                     **fusion)
-        return cls(**config, fusion=fusion)
+        encoder = cls(**config, fusion=fusion)
+        if tower is not None:
+            encoder.target_tower = TargetTower(
+                encoder.num_users, encoder.num_items, **tower)
+        if blend:  # its buffers come from load_state_dict
+            encoder.blend = ScoreBlend(torch.zeros(encoder.num_users))
+        return encoder
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}({self.num_users}, '

@@ -108,7 +108,7 @@ def restore_training_state(trainer: Any, state: Dict[str, Any]) -> None:
         torch.cuda.set_rng_state(state['cuda_rng'], trainer.device)
     trainer.epoch = int(state['epoch'])
     trainer.best = state['best']
-    trainer.writer.history = list(state['history'])
+    trainer.writer.history[:] = list(state['history'])
 
 
 def best_model_state(trainer: Any) -> Dict[str, Any]:

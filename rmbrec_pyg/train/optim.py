@@ -10,16 +10,20 @@ from rmbrec_pyg.train.config import OptimConfig
 def build_optimizer(encoder: Module, objective: Module, optim: OptimConfig,
                     capturable: bool = False) -> torch.optim.Optimizer:
     r"""Adam over the trainable parameters of the encoder and of the
-    objective's regularizers; a learned fusion gate gets no weight decay.
+    objective's regularizers; a learned fusion gate and a target tower (its
+    own light L2 instead, as LightGCN) get no weight decay.
     :obj:`capturable` keeps its step count on the device (CUDA graphs)."""
     fusion = getattr(encoder, 'fusion', None)
-    gate = [] if fusion is None else [fusion.gate]
+    tower = getattr(encoder, 'target_tower', None)
+    free = ([] if fusion is None else [fusion.gate]) + (
+        [] if tower is None else list(tower.parameters()))
+    free = [p for p in free if p.requires_grad]
     params = [p for p in encoder.parameters()
-              if p.requires_grad and not any(p is g for g in gate)]
+              if p.requires_grad and not any(p is g for g in free)]
     params += [p for p in objective.parameters() if p.requires_grad]
     groups: List[Dict[str, Any]] = [{'params': params}]
-    if gate and gate[0].requires_grad:
-        groups.append({'params': gate, 'weight_decay': 0.0})
+    if free:
+        groups.append({'params': free, 'weight_decay': 0.0})
     extra = {'capturable': True} if capturable else {}
     return torch.optim.Adam(groups, lr=optim.lr,
                             weight_decay=optim.weight_decay,

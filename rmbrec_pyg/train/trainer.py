@@ -12,19 +12,19 @@ from tqdm.auto import tqdm
 from rmbrec_pyg.data.hetero import edge_index_dict_of
 from rmbrec_pyg.evaluation import SPLITS, EvalConfig, Evaluator
 from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
-from rmbrec_pyg.nn.fusion import AdaptiveFusion
 from rmbrec_pyg.objective import Objective
 from rmbrec_pyg.regularizers.base import Regularizer
 from rmbrec_pyg.train import distributed
 from rmbrec_pyg.train.allocator import retain_freed_memory
-from rmbrec_pyg.train.calibration import Calibration
+from rmbrec_pyg.train.calibration import make_calibration, select_blend
 from rmbrec_pyg.train.checkpoint import (RunCheckpoints, best_model_state,
                                          load_encoder_state,
                                          restore_training_state,
                                          training_state)
-from rmbrec_pyg.train.config import (FusionConfig, LossConfig, OptimConfig,
-                                     TrainerConfig)
+from rmbrec_pyg.train.config import (FloorConfig, FusionConfig, LossConfig,
+                                     OptimConfig, TrainerConfig)
 from rmbrec_pyg.train.epoch_terms import EpochTerms
+from rmbrec_pyg.train.extensions import attach_extensions, extension_row
 from rmbrec_pyg.train.optim import build_optimizer
 from rmbrec_pyg.train.run_writer import RunLogger, RunWriter
 from rmbrec_pyg.train.runtime import resolve_device
@@ -57,6 +57,8 @@ class Trainer:
             ``metrics.csv``, plots and checkpoints. (default: :obj:`None`,
             nothing is written)
         fusion (FusionConfig): Behavior fusion settings.
+        floor (FloorConfig): The target floor (a target-only tower and a
+            per-user blend) settings.
         evaluation (EvalConfig): The evaluation protocol and its settings.
         run_config (dict, optional): The run's configuration as plain data,
             stored in ``best.pt``.
@@ -71,11 +73,13 @@ class Trainer:
                  fusion: Optional[FusionConfig] = None,
                  run_config: Optional[Dict[str, Any]] = None,
                  loggers: Sequence[RunLogger] = (),
-                 evaluation: Optional[EvalConfig] = None) -> None:
+                 evaluation: Optional[EvalConfig] = None,
+                 floor: Optional[FloorConfig] = None) -> None:
         self.config = cfg = config or TrainerConfig()
         loss, optim = loss or LossConfig(), optim or OptimConfig()
         fusion, evaluation = fusion or FusionConfig(), evaluation or EvalConfig()
-        for c in (cfg, loss, optim, fusion, evaluation):
+        self.floor = floor = floor or FloorConfig()
+        for c in (cfg, loss, optim, fusion, evaluation, floor):
             c.validate()
         evaluation.check_monitor(cfg.monitor)
         self.device = resolve_device(cfg.device)
@@ -83,14 +87,12 @@ class Trainer:
             retain_freed_memory()
         self.data, self.run_config = data, run_config
         self.behaviors: List[str] = list(encoder.behaviors)
-        if fusion.mode == 'adaptive' and encoder.fusion is None:
-            encoder.fusion = AdaptiveFusion.from_data(
-                data, self.behaviors, fusion.prior_power,
-                learn=fusion.gate == 'learned')
+        attach_extensions(encoder, data, fusion, floor)
         self.encoder = encoder.to(self.device)
         self.objective = Objective(
             self.behaviors, str(data.target), regularizers,
-            gate_strength=fusion.strength, **asdict(loss)).to(self.device)
+            gate_strength=fusion.strength, tower_reg=floor.tower_reg,
+            **asdict(loss)).to(self.device)
         if self.objective.needs_double_backward:
             self.encoder.fused = False
         edges = edge_index_dict_of(data)
@@ -123,15 +125,11 @@ class Trainer:
             out_dir if main else None, self.behaviors,
             {k: r.weight for k, r in self.objective.regularizers.items()},
             cfg.monitor, evaluation.label, loggers)
-        self.calibration = (Calibration(fusion.alphas, fusion.demote_aux)
-                            if fusion.calibrate else None)
+        self.history = self.writer.history  # one row per epoch
+        self.calibration = make_calibration(encoder, fusion, floor)
         self.epoch = 0
         self.best: Dict[str, Any] = {'epoch': -1, 'score': -math.inf,
                                      'valid': {}, 'test': {}}
-
-    @property
-    def history(self) -> List[Dict[str, float]]:
-        return self.writer.history
 
     def batches(self) -> List[Tensor]:
         return epoch_batches(self.num_users, self.config.batch_size,
@@ -158,13 +156,18 @@ class Trainer:
         return terms.means(epoch)
 
     @torch.no_grad()
+    def embeddings(self) -> Any:
+        self.encoder.eval()
+        return self.encoder.get_embedding(self.adj)
+
     def evaluate(self, splits: Sequence[str] = SPLITS,
                  demote_aux: bool = False) -> Dict[str, Any]:
         r"""Metrics of the current model on the held-out splits (see
-        :class:`~rmbrec_pyg.evaluation.Evaluator`)."""
-        self.encoder.eval()
-        zu, zi = self.encoder.get_embedding(self.adj)
-        return self.evaluator(zu, zi, splits, demote_aux)
+        :class:`~rmbrec_pyg.evaluation.Evaluator`), ranking auxiliary items
+        last for every user (:obj:`demote_aux`) or as the model says."""
+        demote = True if demote_aux else self.encoder.demote_users()
+        return self.evaluator(*self.embeddings(), splits,
+                              False if demote is None else demote)
 
     def state_dict(self) -> Dict[str, Any]:
         r"""Everything needed to resume (``last.pt``)."""
@@ -176,13 +179,10 @@ class Trainer:
     def metrics(self) -> Dict[str, Any]:
         r"""``best_epoch``, ``valid``, ``test``, their groups and any
         calibrated choices of the selected model."""
-        keys = ('valid_groups', 'test_groups', 'fusion_alpha',
-                'fusion_weights', 'demote_aux')
         return {'best_epoch': self.best['epoch'],
-                'protocol': self.evaluator.label, 'valid': self.best['valid'],
-                'test': self.best['test'],
-                **{k: self.best[k] for k in keys
-                   if self.best.get(k) is not None}}
+                'protocol': self.evaluator.label,
+                **{k: v for k, v in self.best.items()
+                   if k not in ('epoch', 'score') and v is not None}}
 
     def fit(self) -> Dict[str, Any]:
         r"""Trains until :obj:`max_epochs` or early stopping (resuming from
@@ -197,24 +197,22 @@ class Trainer:
                     self.epoch - self.best['epoch'] > cfg.patience:
                 break
             epoch, t0 = self.epoch + 1, time.perf_counter()
-            row: Dict[str, Any] = {'epoch': epoch}
             terms = self.train_epoch(epoch)
-            row['train_s'] = time.perf_counter() - t0
-            row.update({f'loss_{k}': v for k, v in terms.items()})
-            if self.encoder.fusion is not None:
-                row.update({f'w_{b}': v for b, v in
-                            self.encoder.fusion.as_dict().items()})
+            row: Dict[str, Any] = {
+                'epoch': epoch, 'train_s': time.perf_counter() - t0,
+                **{f'loss_{k}': v for k, v in terms.items()}}
             improved = False
             if self.rank == 0 and (epoch % cfg.eval_every == 0
                                    or epoch == cfg.max_epochs):
                 t1 = time.perf_counter()
-                res = self.evaluate()
+                res = select_blend(self, self.floor.select_betas)
                 row.update({f'valid_{k}': v for k, v in res['val'].items()})
                 row['protocol'] = self.evaluator.label
                 if res['val'][cfg.monitor] > self.best['score']:
                     improved = True
                     self._record_best(epoch, res)
                 row['eval_s'] = time.perf_counter() - t1
+            row.update(extension_row(self.encoder))
             self.epoch = epoch
             self.best['epoch'] = distributed.from_rank0(self.best['epoch'])
             if self.rank != 0:
@@ -246,5 +244,5 @@ class Trainer:
                      'valid': valid, 'test': res.get('test', {}),
                      'valid_groups': res.get('val_groups'),
                      'test_groups': res.get('test_groups')}
-        if self.calibration is not None and self.encoder.fusion is not None:
+        if self.calibration is not None:
             self.calibration.remember(self.encoder)
