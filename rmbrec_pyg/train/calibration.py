@@ -54,12 +54,20 @@ class FusionSearch:
 
 
 class BlendSearch:
-    r"""Chooses, per group of users, the blend :math:`\beta` of
-    :class:`~rmbrec_pyg.nn.ScoreBlend` among :obj:`betas` and whether to
-    rank the group's auxiliary items last, each by the monitored metric of
-    that group's validation users (the groups are disjoint, so together
-    these are the best choice for all users); they stay in the encoder's
-    state.
+    r"""The target floor's two tracks and its blend.
+
+    During training (:meth:`track`, every evaluation), the multi-behavior
+    model (:math:`\beta = 0`) and the target tower (:math:`\beta = 1`) are
+    each scored on validation: the model drives model selection and early
+    stopping as usual, and the tower's best state is kept on its own, with
+    training going on past the model's patience while the tower still
+    improves and beats the model on some group of users
+    (:meth:`wants_more`). After training (:meth:`__call__`), the tower's best
+    state joins the model's, and per group of users the blend
+    :math:`\beta` among :obj:`betas` and whether to rank the group's
+    auxiliary items last are chosen, each by the monitored metric of that
+    group's validation users (the groups are disjoint, so together these are
+    the best choice for all users); they stay in the encoder's state.
 
     Args:
         betas (List[float]): The grid of blends.
@@ -68,35 +76,68 @@ class BlendSearch:
     def __init__(self, betas: List[float], demote_aux: bool = True) -> None:
         self.betas = list(betas)
         self.demote_aux = demote_aux
+        self.tower_state: Optional[Dict[str, Any]] = None
+        self.tower_score, self.tower_epoch = -float('inf'), 0
+        self.tower_ahead = False
+
+    @staticmethod
+    def _scores(trainer: Any, demote: bool = False) -> Dict[Any, float]:
+        # The monitored validation metric, overall and per user group.
+        ev, monitor = trainer.evaluator, trainer.config.monitor
+        metric, k = monitor.split('@')
+        labels, group = ev.labels['val'], trainer.encoder.blend.group
+        pair_group = group[labels[0]]
+        lists = ranked_lists(ev.ranks(*trainer.embeddings(), ('val', ),
+                                      demote)['val'], labels,
+                             ev.config.protocol)
+        out = {g: ranking_metrics(lists, [int(k)], pair_group == g,
+                                  [metric])[monitor] for g in (0, 1)}
+        out['all'] = ranking_metrics(lists, [int(k)], None,
+                                     [metric])[monitor]
+        return out
+
+    def track(self, trainer: Any) -> Dict[str, Any]:
+        r"""Scores both tracks at an evaluation, keeps the tower's best
+        state, and returns the model's metrics (:math:`\beta = 0`)."""
+        blend = trainer.encoder.blend
+        blend.demote.fill_(False)
+        blend.set_beta(1.0)
+        tower = self._scores(trainer)
+        if tower['all'] > self.tower_score:
+            self.tower_score, self.tower_epoch = tower['all'], \
+                trainer.epoch + 1
+            self.tower_state = copy_state(trainer.encoder.target_tower)
+        blend.set_beta(0.0)
+        model = self._scores(trainer)
+        self.tower_ahead = any(tower[g] > model[g] for g in (0, 1))
+        return trainer.evaluate()
+
+    def wants_more(self, epoch: int, patience: int) -> bool:
+        r"""Whether the tower still improves and is the better model for
+        some group, so that training goes on past the model's patience."""
+        return self.tower_ahead and epoch - self.tower_epoch <= patience
 
     def __call__(self, trainer: Any) -> Optional[Dict[str, Any]]:
         blend = trainer.encoder.blend
         if blend is None:
             return None
-        ev, monitor = trainer.evaluator, trainer.config.monitor
-        metric, k = monitor.split('@')
-        labels = ev.labels['val']
-        group = blend.group[labels[0]]
+        if self.tower_state is not None:
+            trainer.encoder.target_tower.load_state_dict(self.tower_state)
         best: Dict[int, Any] = {}
-        blend.demote.fill_(False)
         for beta in self.betas:
             blend.set_beta(beta)
-            zu, zi = trainer.embeddings()
             for demote in ([False, True] if self.demote_aux else [False]):
-                lists = ranked_lists(ev.ranks(zu, zi, ('val', ), demote)
-                                     ['val'], labels, ev.config.protocol)
+                scores = self._scores(trainer, demote)
                 for g in (0, 1):
-                    score = ranking_metrics(lists, [int(k)], group == g,
-                                            [metric])[monitor]
-                    if g not in best or score > best[g][0]:
-                        best[g] = (score, beta, demote)
+                    if g not in best or scores[g] > best[g][0]:
+                        best[g] = (scores[g], beta, demote)
         for g, (_, beta, demote) in best.items():
             blend.beta[g] = beta
             blend.demote[g] = demote
         sizes = torch.bincount(blend.group, minlength=2).tolist()
         return {'blend': {'beta': blend.beta.tolist(),
                           'demote_aux': blend.demote.tolist(),
-                          'users': sizes}}
+                          'users': sizes, 'tower_epoch': self.tower_epoch}}
 
 
 class Calibration:
@@ -161,19 +202,23 @@ def make_calibration(encoder: Any, fusion: Any, floor: Any
     return Calibration(searches) if searches else None
 
 
-def select_blend(trainer: Any, betas: List[float]) -> Dict[str, Any]:
-    r"""The evaluation of an epoch: with a target floor, the best (on
-    validation) of the uniform blends :obj:`betas`, which the blend keeps;
-    else the plain evaluation."""
-    blend = trainer.encoder.blend
-    if blend is None:
-        return trainer.evaluate()
-    best = None
-    for beta in betas:
-        blend.set_beta(beta)
-        res = trainer.evaluate()
-        if best is None or res['val'][trainer.config.monitor] > best[0]:
-            best = (res['val'][trainer.config.monitor], beta, res)
-    assert best is not None
-    blend.set_beta(best[1])
-    return best[2]
+def _blend_search(trainer: Any) -> Optional[BlendSearch]:
+    if trainer.calibration is None:
+        return None
+    return next((s for s in trainer.calibration.searches
+                 if isinstance(s, BlendSearch)), None)
+
+
+def evaluate_epoch(trainer: Any) -> Dict[str, Any]:
+    r"""The evaluation of an epoch: with a target floor, both of its tracks
+    (:meth:`BlendSearch.track`); the returned metrics are the model's."""
+    search = _blend_search(trainer)
+    return trainer.evaluate() if search is None else search.track(trainer)
+
+
+def keep_training(trainer: Any) -> bool:
+    r"""Whether a target floor's tower asks for epochs past the model's
+    patience (:meth:`BlendSearch.wants_more`)."""
+    search = _blend_search(trainer)
+    return search is not None and search.wants_more(
+        trainer.epoch, trainer.config.patience)

@@ -190,12 +190,12 @@ class FloorConfig:
     Attributes:
         mode: ``'none'`` or ``'tower'``.
         tower_reg: L2 weight on the tower's batch embeddings (LightGCN's
-            :math:`10^{-4}`); the tower gets no Adam weight decay.
-        select_betas: The blends compared at every evaluation; the best
-            (on validation) is the model's output, for early stopping and
-            model selection.
-        betas: The finer grid of the calibration after training, chosen
-            per group of users.
+            :math:`10^{-4}`); the tower gets no Adam weight decay. The tower
+            is selected on validation on its own (its best epoch), beside
+            the model (see :class:`~rmbrec_pyg.train.calibration.
+            BlendSearch`).
+        betas: The blends tried after training, chosen per group of
+            users.
         demote_aux: The calibration also tries ranking a group's
             auxiliary items last.
         threshold: Users whose share of training purchases announced by an
@@ -204,8 +204,6 @@ class FloorConfig:
     """
     mode: str = 'none'
     tower_reg: float = 1e-4
-    select_betas: List[float] = field(
-        default_factory=lambda: [0.0, 0.5, 1.0])
     betas: List[float] = field(
         default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0])
     demote_aux: bool = True
@@ -215,13 +213,9 @@ class FloorConfig:
         if self.mode not in ('none', 'tower'):
             raise ConfigError(f"'floor.mode' must be 'none' or 'tower' "
                               f'(got {self.mode!r})')
-        if any(not 0.0 <= b <= 1.0 for b in
-               list(self.select_betas) + list(self.betas)) or \
-                not self.select_betas or not self.betas:
-            raise ConfigError(f"'floor.select_betas' and 'floor.betas' must "
-                              f'be non-empty lists in [0, 1] (got '
-                              f'{list(self.select_betas)}, '
-                              f'{list(self.betas)})')
+        if not self.betas or any(not 0.0 <= b <= 1.0 for b in self.betas):
+            raise ConfigError(f"'floor.betas' must be a non-empty list in "
+                              f'[0, 1] (got {list(self.betas)})')
         if self.tower_reg < 0:
             raise ConfigError(f"'floor.tower_reg' must be >= 0 (got "
                               f'{self.tower_reg})')

@@ -66,7 +66,20 @@ class TensorBoardLogger(RunLogger):
         self.writer.close()
 
 
-class MLflowLogger(RunLogger):
+class _Tracker(RunLogger):
+    # Keeps the run's latest metrics for the summary written at the end.
+    final: Dict[str, Any] = {}
+
+    def log_metrics(self, metrics: Dict[str, Any]) -> None:
+        self.final = metrics
+
+    def summary(self, prefix: str = '') -> Dict[str, float]:
+        return _numbers({k: self.final[k] for k in ('valid', 'test',
+                                                    'best_epoch')
+                         if k in self.final}, prefix)
+
+
+class MLflowLogger(_Tracker):
     r"""One MLflow run per training run, in a local file store: the
     configuration as parameters, every epoch's numbers as metrics (step =
     epoch) and the final metrics, ``curves.png`` as an artifact.
@@ -94,27 +107,21 @@ class MLflowLogger(RunLogger):
         params = list(_flat(run_config).items())
         for start in range(0, len(params), 90):  # MLflow's batch limit
             self.mlflow.log_params(dict(params[start:start + 90]))
-        self.final: Dict[str, Any] = {}
 
     def log_epoch(self, row: Row, history: List[Row],
                   improved: bool) -> None:
         self.mlflow.log_metrics({k: v for k, v in _numbers(row).items()
                                  if k != 'epoch'}, step=int(row['epoch']))
 
-    def log_metrics(self, metrics: Dict[str, Any]) -> None:
-        self.final = metrics
-
     def close(self, history: List[Row]) -> None:
-        self.mlflow.log_metrics(_numbers({k: self.final[k] for k in
-                                          ('valid', 'test', 'best_epoch')
-                                          if k in self.final}, 'final/'))
+        self.mlflow.log_metrics(self.summary('final/'))
         curves = os.path.join(self.out_dir, 'curves.png')
         if os.path.exists(curves):
             self.mlflow.log_artifact(curves)
         self.mlflow.end_run()
 
 
-class WandbLogger(RunLogger):
+class WandbLogger(_Tracker):
     r"""One Weights & Biases run per training run, offline by default (in
     ``RUN_DIR/wandb``; ``wandb sync`` uploads it later): the configuration,
     every epoch's numbers and the final metrics as the run's summary.
@@ -133,18 +140,12 @@ class WandbLogger(RunLogger):
         self.run = wandb.init(project=project, dir=out_dir, mode=mode,
                               config=run_config, name=os.path.basename(
                                   os.path.normpath(out_dir)))
-        self.final: Dict[str, Any] = {}
 
     def log_epoch(self, row: Row, history: List[Row],
                   improved: bool) -> None:
         self.run.log({k: v for k, v in _numbers(row).items()
                       if k != 'epoch'}, step=int(row['epoch']))
 
-    def log_metrics(self, metrics: Dict[str, Any]) -> None:
-        self.final = metrics
-
     def close(self, history: List[Row]) -> None:
-        self.run.summary.update(_numbers({k: self.final[k] for k in
-                                          ('valid', 'test', 'best_epoch')
-                                          if k in self.final}))
+        self.run.summary.update(self.summary())
         self.run.finish()

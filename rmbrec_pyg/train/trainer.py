@@ -16,7 +16,8 @@ from rmbrec_pyg.objective import Objective
 from rmbrec_pyg.regularizers.base import Regularizer
 from rmbrec_pyg.train import distributed
 from rmbrec_pyg.train.allocator import retain_freed_memory
-from rmbrec_pyg.train.calibration import make_calibration, select_blend
+from rmbrec_pyg.train.calibration import (evaluate_epoch, keep_training,
+                                          make_calibration)
 from rmbrec_pyg.train.checkpoint import (RunCheckpoints, best_model_state,
                                          load_encoder_state,
                                          restore_training_state,
@@ -78,7 +79,7 @@ class Trainer:
         self.config = cfg = config or TrainerConfig()
         loss, optim = loss or LossConfig(), optim or OptimConfig()
         fusion, evaluation = fusion or FusionConfig(), evaluation or EvalConfig()
-        self.floor = floor = floor or FloorConfig()
+        floor = floor or FloorConfig()
         for c in (cfg, loss, optim, fusion, evaluation, floor):
             c.validate()
         evaluation.check_monitor(cfg.monitor)
@@ -193,7 +194,7 @@ class Trainer:
         if cfg.resume and last is not None:
             self.load_state_dict(last)
         while self.epoch < cfg.max_epochs:
-            if self.best['epoch'] >= 0 and \
+            if self.best['epoch'] >= 0 and not keep_training(self) and \
                     self.epoch - self.best['epoch'] > cfg.patience:
                 break
             epoch, t0 = self.epoch + 1, time.perf_counter()
@@ -205,7 +206,7 @@ class Trainer:
             if self.rank == 0 and (epoch % cfg.eval_every == 0
                                    or epoch == cfg.max_epochs):
                 t1 = time.perf_counter()
-                res = select_blend(self, self.floor.select_betas)
+                res = evaluate_epoch(self)
                 row.update({f'valid_{k}': v for k, v in res['val'].items()})
                 row['protocol'] = self.evaluator.label
                 if res['val'][cfg.monitor] > self.best['score']:
