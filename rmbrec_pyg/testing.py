@@ -4,7 +4,6 @@ import os
 import os.path as osp
 from typing import Dict, Iterable, Optional, Tuple
 
-import torch
 from torch_geometric.data import HeteroData
 
 from rmbrec_pyg.data.synthetic import generate_multi_behavior
@@ -46,16 +45,3 @@ def write_folder(root: str, num_users: int, num_items: int,
     write_pairs(osp.join(root, 'validation.txt'), validation)
     write_pairs(osp.join(root, 'test.txt'), test)
     return root
-
-
-def write_hetero_folder(root: str, data: HeteroData) -> str:
-    r"""Writes a :class:`HeteroData` of this package as a dataset folder."""
-    def pairs(index: torch.Tensor) -> list:
-        return [(int(u) + 1, int(i) + 1) for u, i in index.t().tolist()]
-    target = data.target
-    store = data['user', target, 'item']
-    return write_folder(
-        root, int(data['user'].num_nodes), int(data['item'].num_nodes),
-        {b: pairs(data['user', b, 'item'].edge_index)
-         for b in data.behaviors},
-        pairs(store.val_edge_label_index), pairs(store.test_edge_label_index))

@@ -94,6 +94,14 @@ class Regularizer(torch.nn.Module):
                              f"'{self.__class__.__name__}' (got {weight})")
         self.weight = weight
 
+    def check_choice(self, arg: str, value: str, choices: tuple) -> str:
+        r"""Returns :obj:`value`, or raises the package's one-line
+        :class:`ValueError` if it is not among :obj:`choices`."""
+        if value not in choices:
+            raise ValueError(f"'{arg}' must be one of {choices} in "
+                             f"'{self.__class__.__name__}' (got {value!r})")
+        return value
+
     def forward(self, inputs: RegularizerInput) -> Tensor:
         raise NotImplementedError
 

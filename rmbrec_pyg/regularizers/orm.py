@@ -43,20 +43,13 @@ class ORM(Regularizer):
                  unbiased: bool = True, include_target: bool = True,
                  dummy: str = 'scores') -> None:
         super().__init__(weight)
-        name = self.__class__.__name__
-        if mode not in ORM_MODES:
-            raise ValueError(f"'mode' must be one of {ORM_MODES} in "
-                             f"'{name}' (got {mode!r})")
-        if dummy not in ('scores', 'loss'):
-            raise ValueError(f"'dummy' must be 'scores' or 'loss' in "
-                             f"'{name}' (got {dummy!r})")
-        self.mode = mode
+        self.mode = self.check_choice('mode', mode, ORM_MODES)
+        self.dummy = self.check_choice('dummy', dummy, ('scores', 'loss'))
         self.needs_double_backward = mode == 'irm_v2'
         # Only the per-behavior losses and score differences are used.
         self.supports_static_shapes = mode != 'irm_v2'
         self.unbiased = bool(unbiased)
         self.include_target = bool(include_target)
-        self.dummy = dummy
 
     def environments(self, inputs: RegularizerInput) -> List[int]:
         if self.include_target:

@@ -44,19 +44,14 @@ class RRM(Regularizer):
                  variant: str = 'symmetric',
                  aux_reduction: str = 'sum') -> None:
         super().__init__(weight)
-        name = self.__class__.__name__
-        if variant not in RRM_VARIANTS:
-            raise ValueError(f"'variant' must be one of {RRM_VARIANTS} in "
-                             f"'{name}' (got {variant!r})")
-        if aux_reduction not in ('mean', 'sum'):
-            raise ValueError(f"'aux_reduction' must be 'mean' or 'sum' in "
-                             f"'{name}' (got {aux_reduction!r})")
+        self.variant = self.check_choice('variant', variant, RRM_VARIANTS)
+        self.aux_reduction = self.check_choice('aux_reduction', aux_reduction,
+                                               ('mean', 'sum'))
         if not temperature > 0:
-            raise ValueError(f"'temperature' must be positive in '{name}' "
-                             f'(got {temperature})')
+            raise ValueError(f"'temperature' must be positive in "
+                             f"'{self.__class__.__name__}' (got "
+                             f'{temperature})')
         self.temperature = float(temperature)
-        self.variant = variant
-        self.aux_reduction = aux_reduction
 
     supports_static_shapes = True
 
