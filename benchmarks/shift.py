@@ -85,6 +85,8 @@ def summarize(runs: Dict[str, Any]) -> Dict[str, Any]:
                 e[f'{g}_HR@10'] = mean_std(
                     [r['test_groups'][g]['HR@10'] for r in rs])[0]
                 e[f'n_{g}'] = rs[0]['test_groups'][f'n_{g}']
+        if all('blend' in r for r in rs):
+            e['blend'] = [r['blend'] for r in rs]
         if all('fusion_weights' in r for r in rs):
             e['fusion_weights'] = [r['fusion_weights'] for r in rs]
             e['fusion_alpha'] = [r.get('fusion_alpha') for r in rs]
@@ -129,7 +131,8 @@ def markdown(summary: Dict[str, Any], cmds: List[str]) -> str:
     lines += [f'    {c}' for c in cmds]
     lines += ['',
              'Test metrics at the best validation epoch (adaptive: weights '
-             'and target mix chosen on validation), mean ± std over seeds. '
+             'and target mix chosen on validation; floor: the blend per '
+             'group of users chosen on validation), mean ± std over seeds. '
              '"aux" / "direct": test pairs with / without auxiliary evidence. '
              'Evaluation protocol: ' + ', '.join(sorted({
                  e['protocol'] for v in summary.values()
@@ -168,6 +171,16 @@ def markdown(summary: Dict[str, Any], cmds: List[str]) -> str:
                           f"{', '.join(r)} (for {v})" for v, r in
                           calibrated.items()) + ' with adaptive fusion\'s '
                       'validation calibration applied.']
+        for v, e in variants.items():
+            if 'blend' not in e:
+                continue
+            lines += ['', f'{v} (the target floor; best epochs above are '
+                      'the multi-behavior model\'s) per seed: ' + '; '.join(
+                          f"beta {b['beta']} and demote {b['demote_aux']} "
+                          f"for the {b['users'][0]} research / "
+                          f"{b['users'][1]} direct users, tower best at "
+                          f"epoch {b.get('tower_epoch')}"
+                          for b in e['blend']) + '.']
         for v in ('rmbrec_adaptive', 'rmbrec_adaptive_learned'):
             a = variants.get(v, {})
             if 'fusion_weights' not in a:
