@@ -202,3 +202,25 @@ class Objective(Module):
     def extra_repr(self) -> str:
         return (f"missing='{self.missing}', emb_reg={self.emb_reg}, "
                 f"emb_reg_on='{self.emb_reg_on}'")
+
+
+class ModelObjective(Module):
+    r"""The objective of a model that brings its own loss (the baselines of
+    :mod:`rmbrec_pyg.nn.baselines`): calls :obj:`model.loss` on the same
+    batch as :class:`Objective` and returns :obj:`(total, terms)`. It has no
+    regularizers and never runs with static shapes."""
+    needs_double_backward = False
+    supports_static_shapes = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.regularizers = ModuleDict()
+        self.static_shapes = False
+
+    def forward(self, model: Module, adj: Mapping[str, Any], users: Tensor,
+                pos: Tensor, neg: Tensor, mask: Tensor
+                ) -> Tuple[Tensor, Dict[str, Tensor]]:
+        encoder: Any = getattr(model, 'module', model)
+        out: Tuple[Tensor, Dict[str, Tensor]] = encoder.loss(
+            adj, users, pos, neg, mask)
+        return out

@@ -147,6 +147,11 @@ def test_dataset_folder_mistakes(tmp_path, case):
     (['behaviors=[view,click,buy]'], ["'behaviors' ['click'] not in"]),
     (['data=nosuchpreset'], ["Could not find 'data/nosuchpreset'"]),
     (['trainer.max_epochs=abc'], ['trainer.max_epochs=abc']),
+    (['model=crgcn', 'fusion=adaptive'], ["fusion=adaptive and floor=none "
+                                          "are RMBRec's", 'CRGCN']),
+    (['model=simgcl', 'encoder.temperature=0'],
+     ['encoder:', "'temperature' must be positive in 'SimGCL'"]),
+    (['model=nosuchmodel'], ["Could not find 'model/nosuchmodel'"]),
 ])
 def test_config_mistakes(tmp_path, args, needles):
     res = _run('rmbrec_pyg.cli.train', args + FAST + [

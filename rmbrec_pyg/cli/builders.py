@@ -20,7 +20,7 @@ from rmbrec_pyg.cli import config_dir
 from rmbrec_pyg.data.errors import ConfigError
 from rmbrec_pyg.data.stats import heldout_summary
 from rmbrec_pyg.evaluation import EvalConfig
-from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
+from rmbrec_pyg.nn.baselines.base import MultiBehaviorBaseline
 from rmbrec_pyg.regularizers.base import Regularizer
 from rmbrec_pyg.train import distributed
 from rmbrec_pyg.train.config import (FloorConfig, FusionConfig, LossConfig,
@@ -185,13 +185,20 @@ def load_data(cfg: DictConfig) -> Tuple[Any, Any, List[str]]:
 
 
 def build_encoder(cfg: DictConfig, data: Any, behaviors: List[str],
-                  settings: Settings) -> MultiBehaviorEncoder:
-    r"""The encoder of ``cfg.encoder`` over :obj:`behaviors`, with the
-    adaptive fusion and the target floor the settings ask for (see
-    :func:`~rmbrec_pyg.train.extensions.attach_extensions`)."""
-    encoder = instantiate(cfg.encoder, num_users=int(data['user'].num_nodes),
-                          num_items=int(data['item'].num_nodes),
-                          behaviors=behaviors, _convert_='all')
+                  settings: Settings) -> Any:
+    r"""The model of ``cfg.encoder`` over :obj:`behaviors` (RMBRec's
+    encoder, with the adaptive fusion and the target floor the settings ask
+    for, see :func:`~rmbrec_pyg.train.extensions.attach_extensions`; or a
+    baseline of ``model=...``, which is also given the target)."""
+    make = instantiate(cfg.encoder, _partial_=True, _convert_='all')
+    extra = {'target': str(data.target)} if isinstance(make.func, type) and \
+        issubclass(make.func, MultiBehaviorBaseline) else {}
+    try:
+        encoder = make(num_users=int(data['user'].num_nodes),
+                       num_items=int(data['item'].num_nodes),
+                       behaviors=behaviors, **extra)
+    except ValueError as e:
+        raise ConfigError(f'encoder: {e}')
     attach_extensions(encoder, data, settings.fusion, settings.floor)
     return encoder
 

@@ -67,7 +67,7 @@ def rescore(run_dir: str, overrides: Sequence[str] = (),
     evaluation settings changed by :obj:`overrides`."""
     from rmbrec_pyg.cli.builders import load_data
     from rmbrec_pyg.evaluation import Evaluator
-    from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
+    from rmbrec_pyg.nn.registry import model_from_config
     from rmbrec_pyg.train.checkpoint import (load_checkpoint,
                                              load_encoder_state)
     if not os.path.isdir(run_dir):
@@ -79,7 +79,7 @@ def rescore(run_dir: str, overrides: Sequence[str] = (),
     settings = eval_settings(cfg, overrides)
     _, data, _ = load_data(cfg)
     dev = torch.device(device)
-    encoder = MultiBehaviorEncoder.from_config(state['config'])
+    encoder = model_from_config(state['config'])
     load_encoder_state(encoder, state['encoder'])
     encoder.to(dev).eval()
     adj = encoder.build_adjacency(

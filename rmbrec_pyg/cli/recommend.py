@@ -27,7 +27,7 @@ from rmbrec_pyg.data.errors import ConfigError, DatasetFormatError
 from rmbrec_pyg.data.hetero import edge_index_dict_of
 from rmbrec_pyg.data.prepare import ID_MAPS, read_id_map
 from rmbrec_pyg.evaluation import Evaluator, topk_items
-from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
+from rmbrec_pyg.nn.registry import model_from_config
 from rmbrec_pyg.train.checkpoint import load_checkpoint, load_encoder_state
 
 
@@ -85,7 +85,7 @@ def recommend(checkpoint: str, k: int, output: str,
     state = load_checkpoint(checkpoint)
     cfg = run_config(os.path.dirname(os.path.abspath(checkpoint)), state)
     data = load_data(cfg)[1]
-    enc = MultiBehaviorEncoder.from_config(state['config'])
+    enc = model_from_config(state['config'])
     load_encoder_state(enc, state['encoder'])
     enc.eval()
     dev = torch.device(device)

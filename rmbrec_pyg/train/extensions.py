@@ -12,10 +12,25 @@ from rmbrec_pyg.nn.target_tower import TargetTower
 from rmbrec_pyg.train.config import FloorConfig, FusionConfig
 
 
-def attach_extensions(encoder: MultiBehaviorEncoder, data: Any,
+def attach_extensions(encoder: Any, data: Any,
                       fusion: FusionConfig, floor: FloorConfig) -> None:
     r"""Gives :obj:`encoder` the adaptive fusion and the target floor its
-    configuration asks for, unless it has them already."""
+    configuration asks for, unless it has them already. A baseline
+    (:class:`~rmbrec_pyg.nn.baselines.MultiBehaviorBaseline`) takes
+    neither, and trains in one process."""
+    from rmbrec_pyg.nn.baselines.base import MultiBehaviorBaseline
+    if isinstance(encoder, MultiBehaviorBaseline):
+        from rmbrec_pyg.data.errors import ConfigError
+        from rmbrec_pyg.train.distributed import in_group
+        name = encoder.__class__.__name__
+        if fusion.mode != 'mean' or floor.mode != 'none':
+            raise ConfigError(f"fusion={fusion.mode} and floor={floor.mode} "
+                              f"are RMBRec's; the baseline {name} takes "
+                              'fusion=mean floor=none')
+        if in_group():
+            raise ConfigError(f'the baseline {name} trains in one process '
+                              '(its loss is called outside DDP)')
+        return
     if fusion.mode == 'adaptive' and encoder.fusion is None:
         encoder.fusion = AdaptiveFusion.from_data(
             data, encoder.behaviors, fusion.prior_power,
@@ -34,7 +49,7 @@ def attach_extensions(encoder: MultiBehaviorEncoder, data: Any,
                                                      floor.threshold)
 
 
-def extension_row(encoder: MultiBehaviorEncoder) -> Dict[str, float]:
+def extension_row(encoder: Any) -> Dict[str, float]:
     r"""The extensions' state for an epoch's row of ``metrics.csv``: the
     fusion weights (``w_<behavior>``) and the selected blend
     (``blend_beta``)."""

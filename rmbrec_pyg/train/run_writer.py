@@ -78,7 +78,10 @@ class ConsoleLogger(RunLogger):
 
     def format(self, row: Row, improved: bool) -> str:
         parts = [f"epoch {int(row['epoch']):3d}", f"{row['train_s']:.1f}s"]
-        for name in ['total', 'main', 'reg'] + list(self.weights):
+        names = ['total', 'main', 'reg'] + list(self.weights)
+        names += [k[5:] for k in row if k.startswith('loss_') and
+                  not k.startswith('loss_bpr_') and k[5:] not in names]
+        for name in names:
             key = f'loss_{name}'
             if key in row:
                 txt = f'{name} {row[key]:.4f}'
@@ -86,8 +89,10 @@ class ConsoleLogger(RunLogger):
                     w = self.weights[name]
                     txt += f' (x{w:g}={w * row[key]:.4f})'
                 parts.append(txt)
-        parts.append('bpr ' + '/'.join(
-            f"{row[f'loss_bpr_{b}']:.3f}" for b in self.behaviors))
+        bpr = [f"{row[f'loss_bpr_{b}']:.3f}" for b in self.behaviors
+               if f'loss_bpr_{b}' in row]
+        if bpr:
+            parts.append('bpr ' + '/'.join(bpr))
         metric = f'valid_{self.monitor}'
         if metric in row:
             parts.append(f'{metric} {row[metric]:.4f} [{self.protocol}]' +

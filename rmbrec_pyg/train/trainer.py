@@ -2,7 +2,7 @@ r"""The RMBRec training loop: plain PyTorch, no Hydra."""
 import math
 import time
 from dataclasses import asdict
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
@@ -12,7 +12,8 @@ from tqdm.auto import tqdm
 from rmbrec_pyg.data.hetero import edge_index_dict_of
 from rmbrec_pyg.evaluation import SPLITS, EvalConfig, Evaluator
 from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
-from rmbrec_pyg.objective import Objective
+from rmbrec_pyg.nn.baselines.base import MultiBehaviorBaseline
+from rmbrec_pyg.objective import ModelObjective, Objective
 from rmbrec_pyg.regularizers.base import Regularizer
 from rmbrec_pyg.train import distributed
 from rmbrec_pyg.train.allocator import retain_freed_memory
@@ -48,7 +49,8 @@ class Trainer:
     Args:
         data (HeteroData): A multi-behavior graph (see
             :func:`~rmbrec_pyg.data.build_hetero_data`).
-        encoder (MultiBehaviorEncoder): The model.
+        encoder (MultiBehaviorEncoder or MultiBehaviorBaseline): The model
+            (a baseline trains with its own loss).
         regularizers (Mapping[str, Regularizer], optional): Named plug-in
             terms of the objective.
         config (TrainerConfig): Loop settings.
@@ -65,7 +67,8 @@ class Trainer:
             stored in ``best.pt``.
         loggers (Sequence[RunLogger]): More trackers for every epoch.
     """
-    def __init__(self, data: HeteroData, encoder: MultiBehaviorEncoder,
+    def __init__(self, data: HeteroData,
+                 encoder: Union[MultiBehaviorEncoder, MultiBehaviorBaseline],
                  regularizers: Optional[Mapping[str, Regularizer]] = None,
                  config: Optional[TrainerConfig] = None,
                  loss: Optional[LossConfig] = None,
@@ -90,7 +93,8 @@ class Trainer:
         self.behaviors: List[str] = list(encoder.behaviors)
         attach_extensions(encoder, data, fusion, floor)
         self.encoder = encoder.to(self.device)
-        self.objective = Objective(
+        self.objective = ModelObjective() if isinstance(
+            encoder, MultiBehaviorBaseline) else Objective(
             self.behaviors, str(data.target), regularizers,
             gate_strength=fusion.strength, tower_reg=floor.tower_reg,
             **asdict(loss)).to(self.device)
@@ -99,7 +103,7 @@ class Trainer:
         edges = edge_index_dict_of(data)
         edges = {b: edges[b] for b in self.behaviors}
         self.num_users, ni = encoder.num_users, encoder.num_items
-        self.adj = MultiBehaviorEncoder.build_adjacency(
+        self.adj = encoder.build_adjacency(
             edges, self.num_users, ni, backend=encoder.sparse_backend,
             device=self.device)
         self.generator = torch.Generator().manual_seed(cfg.seed)

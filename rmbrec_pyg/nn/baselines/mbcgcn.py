@@ -1,0 +1,113 @@
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor
+from torch.nn import Linear, ModuleDict
+
+from rmbrec_pyg.loss import bpr_loss, embedding_l2
+from rmbrec_pyg.nn.baselines.base import (Key, Layers, MultiBehaviorBaseline,
+                                          cascade_order)
+
+
+class MBCGCN(MultiBehaviorBaseline):
+    r"""MB-CGCN from `"Multi-Behavior Recommendation with Cascading Graph
+    Convolution Networks" (WWW 2023) <https://arxiv.org/abs/2303.15720>`_:
+    one LightGCN block per behavior in cascade order, each started from the
+    previous block's output through a feature transformation (one linear
+    map for users and one for items, no bias), and the blocks' outputs
+    summed for the prediction,
+
+    .. math::
+        \mathbf{E}_b = \mathrm{LightGCN}_b\big(\mathbf{W}_{b-1}
+        \mathbf{E}_{b-1}\big), \qquad
+        \mathbf{E} = \sum_b \mathbf{E}_b,
+
+    trained by BPR on the target triples only, plus LightGCN's L2 on the
+    batch's base embeddings.
+
+    Args:
+        num_users, num_items, behaviors, target, embedding_dim, init_std,
+            sparse_backend: See :class:`MultiBehaviorBaseline`.
+        num_layers (int or Mapping[str, int]): Layers per block (each block
+            averages its layers :math:`0..L_b`, as LightGCN).
+            (default: :obj:`3`)
+        reg (float): Weight of the L2 term. (default: :obj:`1e-4`)
+        order (Sequence[str], optional): The cascade order (default: the
+            funnel order of :func:`cascade_order`).
+    """
+    def __init__(self, num_users: int, num_items: int,
+                 behaviors: Sequence[str], target: str,
+                 embedding_dim: int = 64, init_std: Optional[float] = 0.01,
+                 sparse_backend: str = 'torch', num_layers: Layers = 3,
+                 reg: float = 1e-4,
+                 order: Optional[Sequence[str]] = None) -> None:
+        super().__init__(num_users, num_items, behaviors, target,
+                         embedding_dim, init_std, sparse_backend)
+        self.order = cascade_order(self.behaviors, target, order)
+        self.num_layers = num_layers if isinstance(num_layers, int) \
+            else dict(num_layers)
+        for b in self.order:
+            self.layer_count(self.num_layers, b)
+        self.reg = reg
+        # A transformation after every block but the last.
+        self.user_transform = ModuleDict({
+            b: Linear(embedding_dim, embedding_dim, bias=False)
+            for b in self.order[:-1]})
+        self.item_transform = ModuleDict({
+            b: Linear(embedding_dim, embedding_dim, bias=False)
+            for b in self.order[:-1]})
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        for maps in (self.user_transform, self.item_transform):
+            for lin in maps.values():
+                if self.init_std is None:
+                    torch.nn.init.xavier_uniform_(lin.weight)
+                else:
+                    torch.nn.init.normal_(lin.weight, std=self.init_std)
+
+    def hparams(self) -> Dict[str, Any]:
+        return {'num_layers': self.num_layers, 'reg': self.reg,
+                'order': list(self.order)}
+
+    def blocks(self, adj_dict: Mapping[Key, Any]) -> Dict[str, Tensor]:
+        r"""Every behavior's block output :obj:`[U + I, F]`."""
+        x, out = self.base(), {}
+        for b in self.order:
+            adj, h, total = self.graph(adj_dict, b), x, x
+            layers = self.layer_count(self.num_layers, b)
+            for _ in range(layers):
+                h = self.conv(h, adj)
+                total = total + h
+            out[b] = total / (layers + 1)
+            if b in self.user_transform:
+                zu, zi = self.split(out[b])
+                x = torch.cat([self.user_transform[b](zu),
+                               self.item_transform[b](zi)])
+        return out
+
+    def forward(self, adj_dict: Mapping[Key, Any]
+                ) -> Tuple[Tensor, Tensor]:
+        return self.split(torch.stack(list(
+            self.blocks(adj_dict).values())).sum(0))
+
+    def loss(self, adj_dict: Mapping[Key, Any], users: Tensor, pos: Tensor,
+             neg: Tensor, mask: Tensor
+             ) -> Tuple[Tensor, Dict[str, Tensor]]:
+        t = self.target_index
+        zu, zi = self(adj_dict)
+        u, i, j = users, pos[:, t], neg[:, t]
+        main = bpr_loss((zu[u] * zi[i]).sum(-1), (zu[u] * zi[j]).sum(-1),
+                        mask[:, t])
+        keep = mask[:, t]
+        reg = embedding_l2(self.user_embedding.weight[u[keep]],
+                           self.item_embedding.weight[i[keep]],
+                           self.item_embedding.weight[j[keep]],
+                           batch_size=int(keep.sum()))
+        total = main + self.reg * reg
+        terms = {'main': main, 'reg': reg, 'total': total}
+        return total, {k: v.detach() for k, v in terms.items()}
+
+
+__all__: List[str] = ['MBCGCN']
