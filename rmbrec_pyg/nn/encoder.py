@@ -15,6 +15,29 @@ Key = Union[str, Tuple[str, str, str]]
 LAYER_COMBINATIONS = ('mean', 'normalized_sum')
 
 
+def check_sizes(name: str, num_users: int, num_items: int,
+                embedding_dim: int) -> None:
+    r"""Raises :class:`ValueError` naming the module :obj:`name` unless the
+    node counts and the embedding size are positive."""
+    if num_users <= 0 or num_items <= 0:
+        raise ValueError(f"'num_users' and 'num_items' must be positive "
+                         f"in '{name}' (got {num_users}, {num_items})")
+    if embedding_dim <= 0:
+        raise ValueError(f"'embedding_dim' must be positive in '{name}' "
+                         f'(got {embedding_dim})')
+
+
+def behavior_graph(adj_dict: Mapping[Key, Any], b: str, name: str) -> Any:
+    r"""The graph of behavior :obj:`b` in :obj:`adj_dict`, keyed by the
+    behavior or by its edge type :obj:`('user', b, 'item')`."""
+    if b in adj_dict:
+        return adj_dict[b]
+    if ('user', b, 'item') in adj_dict:
+        return adj_dict[('user', b, 'item')]
+    raise KeyError(f"no graph for behavior '{b}' in '{name}' (got keys "
+                   f'{list(adj_dict)})')
+
+
 class MultiBehaviorEncoder(Module):
     r"""The multi-behavior encoder of `"RMBRec: Robust Multi-Behavior
     Recommendation towards Target Behaviors" (WWW 2026)
@@ -79,12 +102,7 @@ class MultiBehaviorEncoder(Module):
                  conv: Optional[Module] = None) -> None:
         super().__init__()
         name = self.__class__.__name__
-        if num_users <= 0 or num_items <= 0:
-            raise ValueError(f"'num_users' and 'num_items' must be positive "
-                             f"in '{name}' (got {num_users}, {num_items})")
-        if embedding_dim <= 0:
-            raise ValueError(f"'embedding_dim' must be positive in '{name}' "
-                             f'(got {embedding_dim})')
+        check_sizes(name, num_users, num_items, embedding_dim)
         if num_layers < 0:
             raise ValueError(f"'num_layers' must be >= 0 in '{name}' "
                              f'(got {num_layers})')
@@ -155,13 +173,7 @@ class MultiBehaviorEncoder(Module):
         return out
 
     def _lookup(self, adj_dict: Mapping[Key, Any], b: str) -> Any:
-        if b in adj_dict:
-            return adj_dict[b]
-        if ('user', b, 'item') in adj_dict:
-            return adj_dict[('user', b, 'item')]
-        raise KeyError(f"no graph for behavior '{b}' in "
-                       f"'{self.__class__.__name__}' (got keys "
-                       f'{list(adj_dict)})')
+        return behavior_graph(adj_dict, b, self.__class__.__name__)
 
     def propagate_behavior(self, adj: Any, x: Tensor) -> Tensor:
         r"""Runs :obj:`num_layers` propagations of one behavior graph over

@@ -8,10 +8,12 @@ from torch import Tensor
 from torch.nn import Embedding, Module
 
 from rmbrec_pyg.nn.behavior_conv import BehaviorConv
-from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
+from rmbrec_pyg.nn.encoder import (MultiBehaviorEncoder, behavior_graph,
+                                   check_sizes)
 
 Key = Union[str, Tuple[str, str, str]]
 Layers = Union[int, Mapping[str, int]]
+PerBehavior = Union[int, float, Mapping[str, Any]]
 
 #: Where a behavior sits in the usual e-commerce funnel (the cascade order of
 #: CRGCN, MB-CGCN and PKEF: view, then favourite, then cart, then the target).
@@ -70,6 +72,8 @@ class MultiBehaviorBaseline(Module):
             :obj:`None` for Xavier-uniform. (default: :obj:`None`)
         sparse_backend (str): See :class:`~rmbrec_pyg.nn.
             MultiBehaviorEncoder`. (default: :obj:`'torch'`)
+        reg (float): Weight of the model's L2 term (each model's own form
+            of it). (default: :obj:`0.0`)
     """
     #: Fields a :class:`~rmbrec_pyg.train.Trainer` reads off RMBRec's
     #: encoder; a baseline has none of RMBRec's extensions.
@@ -81,15 +85,10 @@ class MultiBehaviorBaseline(Module):
     def __init__(self, num_users: int, num_items: int,
                  behaviors: Sequence[str], target: str,
                  embedding_dim: int = 64, init_std: Optional[float] = None,
-                 sparse_backend: str = 'torch') -> None:
+                 sparse_backend: str = 'torch', reg: float = 0.0) -> None:
         super().__init__()
         name = self.__class__.__name__
-        if num_users <= 0 or num_items <= 0:
-            raise ValueError(f"'num_users' and 'num_items' must be positive "
-                             f"in '{name}' (got {num_users}, {num_items})")
-        if embedding_dim <= 0:
-            raise ValueError(f"'embedding_dim' must be positive in '{name}' "
-                             f'(got {embedding_dim})')
+        check_sizes(name, num_users, num_items, embedding_dim)
         if target not in behaviors:
             raise ValueError(f"target '{target}' is not among the behaviors "
                              f"{list(behaviors)} of '{name}'")
@@ -100,6 +99,7 @@ class MultiBehaviorBaseline(Module):
         self.embedding_dim = embedding_dim
         self.init_std = init_std
         self.sparse_backend = sparse_backend
+        self.reg = reg
         self.user_embedding = Embedding(num_users, embedding_dim)
         self.item_embedding = Embedding(num_items, embedding_dim)
         self.conv = BehaviorConv()
@@ -116,27 +116,26 @@ class MultiBehaviorBaseline(Module):
     def fused(self, value: bool) -> None:
         pass  # nothing fused: every model here is twice differentiable
 
+    def per_behavior(self, value: PerBehavior, b: str, what: str) -> float:
+        r"""The setting :obj:`value` of behavior :obj:`b`: a number for all
+        behaviors, or a mapping with an optional ``'default'``."""
+        if isinstance(value, (int, float)):
+            return value
+        if b in value:
+            return value[b]
+        if 'default' in value:
+            return value['default']
+        raise ValueError(f"no {what} for behavior '{b}' in "
+                         f"'{self.__class__.__name__}' (got {dict(value)})")
+
     def layer_count(self, layers: Layers, b: str) -> int:
-        r"""The number of layers of behavior :obj:`b` (an int for all, or a
-        mapping with an optional ``'default'``)."""
-        if isinstance(layers, int):
-            return layers
-        if b in layers:
-            return int(layers[b])
-        if 'default' in layers:
-            return int(layers['default'])
-        raise ValueError(f"no layer count for behavior '{b}' in "
-                         f"'{self.__class__.__name__}' (got {dict(layers)})")
+        r"""The number of layers of behavior :obj:`b` (see
+        :meth:`per_behavior`)."""
+        return int(self.per_behavior(layers, b, 'layer count'))
 
     def graph(self, adj_dict: Mapping[Key, Any], b: str) -> Any:
         r"""The normalised adjacency of behavior :obj:`b`."""
-        if b in adj_dict:
-            return adj_dict[b]
-        if ('user', b, 'item') in adj_dict:
-            return adj_dict[('user', b, 'item')]
-        raise KeyError(f"no graph for behavior '{b}' in "
-                       f"'{self.__class__.__name__}' (got keys "
-                       f'{list(adj_dict)})')
+        return behavior_graph(adj_dict, b, self.__class__.__name__)
 
     def base(self) -> Tensor:
         r"""The stacked base embeddings :obj:`[U + I, F]`, users first."""
@@ -187,7 +186,8 @@ class MultiBehaviorBaseline(Module):
                 'behaviors': list(self.behaviors), 'target': self.target,
                 'embedding_dim': self.embedding_dim,
                 'init_std': self.init_std,
-                'sparse_backend': self.sparse_backend, **self.hparams()}
+                'sparse_backend': self.sparse_backend, 'reg': self.reg,
+                **self.hparams()}
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]
@@ -201,3 +201,33 @@ class MultiBehaviorBaseline(Module):
                 f'{self.num_items}, behaviors={self.behaviors}, '
                 f"target='{self.target}', "
                 f'embedding_dim={self.embedding_dim}, {extra})')
+
+
+class CascadeBaseline(MultiBehaviorBaseline):
+    r"""A baseline whose behaviors are chained in cascade order (see
+    :func:`cascade_order`), each with its own number of propagation layers.
+
+    Args:
+        num_users, num_items, behaviors, target: See
+            :class:`MultiBehaviorBaseline`.
+        num_layers (int or Mapping[str, int]): Layers per behavior, with an
+            optional ``'default'``. (default: :obj:`1`)
+        order (Sequence[str], optional): The cascade order (default: the
+            funnel order of :func:`cascade_order`).
+        **kwargs (optional): More arguments of
+            :class:`MultiBehaviorBaseline`.
+    """
+    def __init__(self, num_users: int, num_items: int,
+                 behaviors: Sequence[str], target: str,
+                 num_layers: Layers = 1,
+                 order: Optional[Sequence[str]] = None,
+                 **kwargs: Any) -> None:
+        super().__init__(num_users, num_items, behaviors, target, **kwargs)
+        self.order = cascade_order(self.behaviors, target, order)
+        self.num_layers = num_layers if isinstance(num_layers, int) \
+            else dict(num_layers)
+        for b in self.order:
+            self.layer_count(self.num_layers, b)  # fails early if missing
+
+    def hparams(self) -> Dict[str, Any]:
+        return {'num_layers': self.num_layers, 'order': list(self.order)}

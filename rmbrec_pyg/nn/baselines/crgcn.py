@@ -1,14 +1,13 @@
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 import torch.nn.functional as F
 from torch import Tensor
 
 from rmbrec_pyg.loss import bpr_loss
-from rmbrec_pyg.nn.baselines.base import (Key, Layers, MultiBehaviorBaseline,
-                                          cascade_order)
+from rmbrec_pyg.nn.baselines.base import CascadeBaseline, Key, Layers
 
 
-class CRGCN(MultiBehaviorBaseline):
+class CRGCN(CascadeBaseline):
     r"""CRGCN from `"Cascading Residual Graph Convolutional Network for
     Multi-Behavior Recommendation" (TOIS 2023)
     <https://arxiv.org/abs/2205.13128>`_: the behaviors are chained in
@@ -28,33 +27,21 @@ class CRGCN(MultiBehaviorBaseline):
     the last block, :math:`\mathbf{E}_{target}`.
 
     Args:
-        num_users, num_items, behaviors, target, embedding_dim, init_std,
-            sparse_backend: See :class:`MultiBehaviorBaseline`.
+        num_users, num_items, behaviors, target: See
+            :class:`MultiBehaviorBaseline`.
         num_layers (int or Mapping[str, int]): Layers per block.
             (default: :obj:`1`, as the authors' code for every dataset)
         reg (float): :math:`\gamma`. (default: :obj:`1e-3`)
-        order (Sequence[str], optional): The cascade order (default: the
-            funnel order of :func:`cascade_order`).
+        **kwargs (optional): More arguments of :class:`CascadeBaseline`
+            (:obj:`order`) and :class:`MultiBehaviorBaseline`.
     """
     def __init__(self, num_users: int, num_items: int,
                  behaviors: Sequence[str], target: str,
-                 embedding_dim: int = 64, init_std: Optional[float] = None,
-                 sparse_backend: str = 'torch', num_layers: Layers = 1,
-                 reg: float = 1e-3,
-                 order: Optional[Sequence[str]] = None) -> None:
+                 num_layers: Layers = 1, reg: float = 1e-3,
+                 **kwargs: Any) -> None:
         super().__init__(num_users, num_items, behaviors, target,
-                         embedding_dim, init_std, sparse_backend)
-        self.order = cascade_order(self.behaviors, target, order)
-        self.num_layers = num_layers if isinstance(num_layers, int) \
-            else dict(num_layers)
-        for b in self.order:
-            self.layer_count(self.num_layers, b)  # fails early if missing
-        self.reg = reg
+                         num_layers, reg=reg, **kwargs)
         self.reset_parameters()
-
-    def hparams(self) -> Dict[str, Any]:
-        return {'num_layers': self.num_layers, 'reg': self.reg,
-                'order': list(self.order)}
 
     def blocks(self, adj_dict: Mapping[Key, Any]) -> Dict[str, Tensor]:
         r"""Every behavior's block output :obj:`[U + I, F]`."""

@@ -1,15 +1,15 @@
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, cast
 
 import torch
 from torch import Tensor
 from torch.nn import Linear, ModuleDict
 
 from rmbrec_pyg.loss import bpr_loss, embedding_l2
-from rmbrec_pyg.nn.baselines.base import (Key, Layers, MultiBehaviorBaseline,
-                                          cascade_order)
+from rmbrec_pyg.nn.baselines.base import (CascadeBaseline, Key, Layers,
+                                          xavier_or_normal)
 
 
-class MBCGCN(MultiBehaviorBaseline):
+class MBCGCN(CascadeBaseline):
     r"""MB-CGCN from `"Multi-Behavior Recommendation with Cascading Graph
     Convolution Networks" (WWW 2023) <https://arxiv.org/abs/2303.15720>`_:
     one LightGCN block per behavior in cascade order, each started from the
@@ -26,29 +26,24 @@ class MBCGCN(MultiBehaviorBaseline):
     batch's base embeddings.
 
     Args:
-        num_users, num_items, behaviors, target, embedding_dim, init_std,
-            sparse_backend: See :class:`MultiBehaviorBaseline`.
+        num_users, num_items, behaviors, target: See
+            :class:`MultiBehaviorBaseline`.
         num_layers (int or Mapping[str, int]): Layers per block (each block
             averages its layers :math:`0..L_b`, as LightGCN).
             (default: :obj:`3`)
         reg (float): Weight of the L2 term. (default: :obj:`1e-4`)
-        order (Sequence[str], optional): The cascade order (default: the
-            funnel order of :func:`cascade_order`).
+        init_std (float, optional): Std of the normal initialisation of the
+            embeddings and transformations. (default: :obj:`0.01`)
+        **kwargs (optional): More arguments of :class:`CascadeBaseline`
+            (:obj:`order`) and :class:`MultiBehaviorBaseline`.
     """
     def __init__(self, num_users: int, num_items: int,
                  behaviors: Sequence[str], target: str,
-                 embedding_dim: int = 64, init_std: Optional[float] = 0.01,
-                 sparse_backend: str = 'torch', num_layers: Layers = 3,
-                 reg: float = 1e-4,
-                 order: Optional[Sequence[str]] = None) -> None:
+                 num_layers: Layers = 3, reg: float = 1e-4,
+                 init_std: Optional[float] = 0.01, **kwargs: Any) -> None:
         super().__init__(num_users, num_items, behaviors, target,
-                         embedding_dim, init_std, sparse_backend)
-        self.order = cascade_order(self.behaviors, target, order)
-        self.num_layers = num_layers if isinstance(num_layers, int) \
-            else dict(num_layers)
-        for b in self.order:
-            self.layer_count(self.num_layers, b)
-        self.reg = reg
+                         num_layers, init_std=init_std, reg=reg, **kwargs)
+        embedding_dim = self.embedding_dim
         # A transformation after every block but the last.
         self.user_transform = ModuleDict({
             b: Linear(embedding_dim, embedding_dim, bias=False)
@@ -62,14 +57,7 @@ class MBCGCN(MultiBehaviorBaseline):
         super().reset_parameters()
         for maps in (self.user_transform, self.item_transform):
             for lin in maps.values():
-                if self.init_std is None:
-                    torch.nn.init.xavier_uniform_(lin.weight)
-                else:
-                    torch.nn.init.normal_(lin.weight, std=self.init_std)
-
-    def hparams(self) -> Dict[str, Any]:
-        return {'num_layers': self.num_layers, 'reg': self.reg,
-                'order': list(self.order)}
+                xavier_or_normal(cast(Linear, lin).weight, self.init_std)
 
     def blocks(self, adj_dict: Mapping[Key, Any]) -> Dict[str, Tensor]:
         r"""Every behavior's block output :obj:`[U + I, F]`."""

@@ -1,12 +1,11 @@
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
 from torch.nn import Linear
 
 from rmbrec_pyg.loss import bpr_loss
-from rmbrec_pyg.nn.baselines.base import (Key, Layers, MultiBehaviorBaseline,
-                                          cascade_order)
+from rmbrec_pyg.nn.baselines.base import CascadeBaseline, Key, Layers
 
 Coefficients = Union[float, Mapping[str, float]]
 
@@ -21,7 +20,7 @@ def project(origin: Tensor, target: Tensor, scale: float = 1.0) -> Tensor:
         target
 
 
-class PKEF(MultiBehaviorBaseline):
+class PKEF(CascadeBaseline):
     r"""PKEF from `"Parallel Knowledge Enhancement based Framework for
     Multi-behavior Recommendation" (CIKM 2023)
     <https://arxiv.org/abs/2308.04807>`_.
@@ -52,8 +51,8 @@ class PKEF(MultiBehaviorBaseline):
     behavior-unique term of the code's decoder loss is left out.
 
     Args:
-        num_users, num_items, behaviors, target, embedding_dim, init_std,
-            sparse_backend: See :class:`MultiBehaviorBaseline`.
+        num_users, num_items, behaviors, target: See
+            :class:`MultiBehaviorBaseline`.
         num_layers (int or Mapping[str, int]): Layers per behavior.
             (default: :obj:`1`)
         coefficients (float or Mapping[str, float]): Loss weight per
@@ -64,30 +63,24 @@ class PKEF(MultiBehaviorBaseline):
             (default: :obj:`0.3`)
         expert_scale (float): Scale of the shared experts.
             (default: :obj:`0.01`)
-        order (Sequence[str], optional): The cascade order (default: the
-            funnel order of :func:`cascade_order`).
+        **kwargs (optional): More arguments of :class:`CascadeBaseline`
+            (:obj:`order`) and :class:`MultiBehaviorBaseline`.
     """
     def __init__(self, num_users: int, num_items: int,
                  behaviors: Sequence[str], target: str,
-                 embedding_dim: int = 64, init_std: Optional[float] = None,
-                 sparse_backend: str = 'torch', num_layers: Layers = 1,
-                 coefficients: Coefficients = 1.0, reg: float = 1e-2,
-                 mult: float = 300.0, fusion_scale: float = 0.3,
-                 expert_scale: float = 0.01,
-                 order: Optional[Sequence[str]] = None) -> None:
+                 num_layers: Layers = 1, coefficients: Coefficients = 1.0,
+                 reg: float = 1e-2, mult: float = 300.0,
+                 fusion_scale: float = 0.3, expert_scale: float = 0.01,
+                 **kwargs: Any) -> None:
         super().__init__(num_users, num_items, behaviors, target,
-                         embedding_dim, init_std, sparse_backend)
-        self.order = cascade_order(self.behaviors, target, order)
-        self.num_layers = num_layers if isinstance(num_layers, int) \
-            else dict(num_layers)
+                         num_layers, reg=reg, **kwargs)
         self.coefficients = coefficients if isinstance(
             coefficients, (int, float)) else dict(coefficients)
         for b in self.order:
-            self.layer_count(self.num_layers, b)
             self.coefficient(b)
-        self.reg, self.mult = reg, mult
+        self.mult = mult
         self.fusion_scale, self.expert_scale = fusion_scale, expert_scale
-        self.gate = Linear(embedding_dim, len(self.behaviors))
+        self.gate = Linear(self.embedding_dim, len(self.behaviors))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -96,21 +89,15 @@ class PKEF(MultiBehaviorBaseline):
         torch.nn.init.zeros_(self.gate.bias)
 
     def coefficient(self, b: str) -> float:
-        c = self.coefficients
-        if isinstance(c, (int, float)):
-            return float(c)
-        if b in c:
-            return float(c[b])
-        if 'default' in c:
-            return float(c['default'])
-        raise ValueError(f"no loss coefficient for behavior '{b}' in 'PKEF' "
-                         f'(got {c})')
+        r"""The loss weight of behavior :obj:`b`."""
+        return float(self.per_behavior(self.coefficients, b,
+                                       'loss coefficient'))
 
     def hparams(self) -> Dict[str, Any]:
-        return {'num_layers': self.num_layers,
-                'coefficients': self.coefficients, 'reg': self.reg,
-                'mult': self.mult, 'fusion_scale': self.fusion_scale,
-                'expert_scale': self.expert_scale, 'order': list(self.order)}
+        return {**super().hparams(), 'coefficients': self.coefficients,
+                'mult': self.mult,
+                'fusion_scale': self.fusion_scale,
+                'expert_scale': self.expert_scale}
 
     def branches(self, adj_dict: Mapping[Key, Any]
                  ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:

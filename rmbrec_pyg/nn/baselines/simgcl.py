@@ -1,4 +1,4 @@
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -40,8 +40,8 @@ class SimGCL(MultiBehaviorBaseline):
     ignored.
 
     Args:
-        num_users, num_items, behaviors, target, embedding_dim, init_std,
-            sparse_backend: See :class:`MultiBehaviorBaseline`.
+        num_users, num_items, behaviors, target: See
+            :class:`MultiBehaviorBaseline`.
         num_layers (int): Propagation layers. (default: :obj:`2`)
         eps (float): Noise radius :math:`\epsilon`. (default: :obj:`0.1`)
         cl_weight (float): :math:`\lambda`. (default: :obj:`0.5`)
@@ -50,15 +50,17 @@ class SimGCL(MultiBehaviorBaseline):
         reg (float): :math:`\gamma`, on the Frobenius norms of the batch's
             propagated embeddings over the batch size (as the authors'
             SELFRec code). (default: :obj:`1e-4`)
+        **kwargs (optional): More arguments of
+            :class:`MultiBehaviorBaseline` (:obj:`embedding_dim`,
+            :obj:`init_std`, :obj:`sparse_backend`).
     """
     def __init__(self, num_users: int, num_items: int,
-                 behaviors: Sequence[str], target: str,
-                 embedding_dim: int = 64, init_std: Optional[float] = None,
-                 sparse_backend: str = 'torch', num_layers: int = 2,
+                 behaviors: Sequence[str], target: str, num_layers: int = 2,
                  eps: float = 0.1, cl_weight: float = 0.5,
-                 temperature: float = 0.2, reg: float = 1e-4) -> None:
-        super().__init__(num_users, num_items, behaviors, target,
-                         embedding_dim, init_std, sparse_backend)
+                 temperature: float = 0.2, reg: float = 1e-4,
+                 **kwargs: Any) -> None:
+        super().__init__(num_users, num_items, behaviors, target, reg=reg,
+                         **kwargs)
         if num_layers < 1:
             raise ValueError(f"'num_layers' must be >= 1 in 'SimGCL' (got "
                              f'{num_layers})')
@@ -66,14 +68,13 @@ class SimGCL(MultiBehaviorBaseline):
             raise ValueError(f"'temperature' must be positive in 'SimGCL' "
                              f'(got {temperature})')
         self.num_layers, self.eps = num_layers, eps
-        self.cl_weight, self.temperature, self.reg = (cl_weight, temperature,
-                                                      reg)
+        self.cl_weight, self.temperature = cl_weight, temperature
         self.reset_parameters()
 
     def hparams(self) -> Dict[str, Any]:
         return {'num_layers': self.num_layers, 'eps': self.eps,
                 'cl_weight': self.cl_weight,
-                'temperature': self.temperature, 'reg': self.reg}
+                'temperature': self.temperature}
 
     def encode(self, adj_dict: Mapping[Key, Any],
                perturb: bool = False) -> Tuple[Tensor, Tensor]:
