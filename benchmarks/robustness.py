@@ -34,13 +34,15 @@ METRICS = ('HR@10', 'NDCG@10')
 
 # Cells of the taobao-noview grid that other benchmarks already trained with
 # the same model and data (checkpoints re-evaluated, see reuse_runs):
-# accuracy.py's RMBRec and LightGCN (the latter evaluated every 5 epochs),
+# accuracy.py's RMBRec, LightGCN (the latter evaluated every 5 epochs) and
+# PKEF,
 # and shift.py's RMBRec with 50 % random cart edges (the same transform and
 # perturbation seed).
 REUSE = {
     'taobao_noview': {
         'rmbrec|clean|0': ('accuracy_taobao_noview', 'rmbrec'),
         'lightgcn|clean|0': ('accuracy_taobao_noview', 'lightgcn'),
+        'pkef|clean|0': ('accuracy_taobao_noview', 'pkef'),
         'rmbrec|add|0.5': ('shift', 'taobao_noisy|rmbrec_equal'),
     },
 }
