@@ -174,7 +174,7 @@ def test_every_default_training_step_runs_through_the_layer(tmp_path):
     assert Counted.seen == len(enc.behaviors) * enc.num_layers
 
 
-def test_sparse_backend_by_config():
+def test_sparse_backend_by_config(tmp_path):
     from rmbrec_pyg.cli.builders import compose_config
     from rmbrec_pyg.graph import HAS_TORCH_SPARSE
     cfg = compose_config(['encoder.sparse_backend=nope'])
@@ -188,7 +188,8 @@ def test_sparse_backend_by_config():
     metrics = run(['data.num_users=120', 'data.num_items=80',
                    'trainer.max_epochs=1', 'trainer.progress=false',
                    'encoder.embedding_dim=8', 'trainer.batch_size=64',
-                   'encoder.sparse_backend=torch_sparse'])
+                   'encoder.sparse_backend=torch_sparse'],
+                  out_dir=str(tmp_path))
     assert metrics['best_epoch'] == 1
 
 

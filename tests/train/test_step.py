@@ -33,19 +33,21 @@ def test_static_shapes_objective_equals_the_default():
     assert torch.allclose(out[0][1], out[1][1], rtol=1e-4, atol=1e-7)
 
 
-def test_device_sampler_run_trains_like_the_host_one():
+def test_device_sampler_run_trains_like_the_host_one(tmp_path):
     from rmbrec_pyg.cli.compose import run
     metrics = {}
     for sampler in ('host', 'device'):
         metrics[sampler] = run(SMALL + ['trainer.max_epochs=6',
-                                        f'trainer.sampler={sampler}'])
+                                        f'trainer.sampler={sampler}'],
+                               out_dir=str(tmp_path / sampler))
     # Same distribution, another random stream: both learn, similarly.
     for m in metrics.values():
         assert m['valid']['HR@10'] > 0.12
     assert abs(metrics['host']['valid']['HR@10'] -
                metrics['device']['valid']['HR@10']) < 0.06
     # and the device stream is seeded: the same run twice is the same.
-    again = run(SMALL + ['trainer.max_epochs=6', 'trainer.sampler=device'])
+    again = run(SMALL + ['trainer.max_epochs=6', 'trainer.sampler=device'],
+                out_dir=str(tmp_path / 'again'))
     assert again == metrics['device']
 
 
