@@ -100,10 +100,11 @@ class Trainer:
             **asdict(loss)).to(self.device)
         if self.objective.needs_double_backward:
             self.encoder.fused = False
-        edges = edge_index_dict_of(data)
-        edges = {b: edges[b] for b in self.behaviors}
+        by_behavior = edge_index_dict_of(data)
+        edges: Dict[Any, Tensor] = {b: by_behavior[b]
+                                    for b in self.behaviors}
         self.num_users, ni = encoder.num_users, encoder.num_items
-        self.adj = encoder.build_adjacency(
+        self.adj: Dict[Any, Any] = encoder.build_adjacency(
             edges, self.num_users, ni, backend=encoder.sparse_backend,
             device=self.device)
         self.generator = torch.Generator().manual_seed(cfg.seed)
