@@ -16,9 +16,10 @@ changed by the ``eval.*`` arguments.
 import json
 import os
 import sys
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
+from torch import Tensor
 
 from rmbrec_pyg.cli.errors import report_user_errors
 from rmbrec_pyg.data.errors import ConfigError
@@ -38,6 +39,26 @@ def run_config(run_dir: str, state: Dict[str, Any]) -> Any:
         raise ConfigError(f"no configuration for the checkpoint in "
                           f"'{run_dir}': expected config_resolved.yaml")
     return OmegaConf.load(path)
+
+
+def saved_model(state: Dict[str, Any], data: Any,
+                device: torch.device) -> Tuple[Any, Tensor, Tensor]:
+    r"""The model of a checkpoint :obj:`state` (RMBRec's encoder or a
+    baseline, with its weights) on :obj:`device`, in eval mode, and its
+    user and item embeddings over the training graphs of :obj:`data`."""
+    from rmbrec_pyg.data.hetero import edge_index_dict_of
+    from rmbrec_pyg.nn.registry import model_from_config
+    from rmbrec_pyg.train.checkpoint import load_encoder_state
+    model: Any = model_from_config(state['config'])
+    load_encoder_state(model, state['encoder'])
+    model.to(device).eval()
+    edges = edge_index_dict_of(data)
+    adj = model.build_adjacency({b: edges[b] for b in model.behaviors},
+                                model.num_users, model.num_items,
+                                backend=model.sparse_backend, device=device)
+    with torch.no_grad():
+        zu, zi = model.get_embedding(adj)
+    return model, zu, zi
 
 
 def eval_settings(cfg: Any, overrides: Sequence[str]) -> Any:
@@ -67,9 +88,7 @@ def rescore(run_dir: str, overrides: Sequence[str] = (),
     evaluation settings changed by :obj:`overrides`."""
     from rmbrec_pyg.cli.builders import load_data
     from rmbrec_pyg.evaluation import Evaluator
-    from rmbrec_pyg.nn.registry import model_from_config
-    from rmbrec_pyg.train.checkpoint import (load_checkpoint,
-                                             load_encoder_state)
+    from rmbrec_pyg.train.checkpoint import load_checkpoint
     if not os.path.isdir(run_dir):
         raise ConfigError(f"run dir '{run_dir}' does not exist")
     path = checkpoint if os.path.isabs(checkpoint) else os.path.join(
@@ -79,15 +98,7 @@ def rescore(run_dir: str, overrides: Sequence[str] = (),
     settings = eval_settings(cfg, overrides)
     _, data, _ = load_data(cfg)
     dev = torch.device(device)
-    encoder = model_from_config(state['config'])
-    load_encoder_state(encoder, state['encoder'])
-    encoder.to(dev).eval()
-    adj = encoder.build_adjacency(
-        {b: data['user', b, 'item'].edge_index for b in encoder.behaviors},
-        encoder.num_users, encoder.num_items,
-        backend=encoder.sparse_backend, device=dev)
-    with torch.no_grad():
-        zu, zi = encoder.get_embedding(adj)
+    encoder, zu, zi = saved_model(state, data, dev)
     evaluator = Evaluator(data, settings, dev)
     demote = True if state.get('ranking', {}).get('demote_aux') else \
         encoder.demote_users()

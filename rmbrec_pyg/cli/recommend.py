@@ -24,11 +24,9 @@ import torch
 from rmbrec_pyg.cli.errors import report_user_errors
 from rmbrec_pyg.cli.kv import parse_kv
 from rmbrec_pyg.data.errors import ConfigError, DatasetFormatError
-from rmbrec_pyg.data.hetero import edge_index_dict_of
 from rmbrec_pyg.data.prepare import ID_MAPS, read_id_map
 from rmbrec_pyg.evaluation import Evaluator, topk_items
-from rmbrec_pyg.nn.registry import model_from_config
-from rmbrec_pyg.train.checkpoint import load_checkpoint, load_encoder_state
+from rmbrec_pyg.train.checkpoint import load_checkpoint
 
 
 def id_maps(cfg: object) -> Optional[Dict[str, Dict[int, str]]]:
@@ -78,24 +76,15 @@ def recommend(checkpoint: str, k: int, output: str,
               device: str = 'cpu') -> int:
     r"""Writes ``user,rank,item,score`` rows and returns their number."""
     from rmbrec_pyg.cli.builders import load_data
-    from rmbrec_pyg.cli.evaluate import run_config
+    from rmbrec_pyg.cli.evaluate import run_config, saved_model
     from rmbrec_pyg.utils.io import write_text
     if k <= 0:
         raise ConfigError(f"'k' needs to be a positive integer (got {k})")
     state = load_checkpoint(checkpoint)
     cfg = run_config(os.path.dirname(os.path.abspath(checkpoint)), state)
     data = load_data(cfg)[1]
-    enc = model_from_config(state['config'])
-    load_encoder_state(enc, state['encoder'])
-    enc.eval()
     dev = torch.device(device)
-    edges = edge_index_dict_of(data)
-    adj = enc.build_adjacency({b: edges[b] for b in enc.behaviors},
-                              enc.num_users, enc.num_items,
-                              backend=enc.sparse_backend, device=dev)
-    enc.to(dev)
-    with torch.no_grad():
-        zu, zi = enc.get_embedding(adj)
+    enc, zu, zi = saved_model(state, data, dev)
     # The same masking and ranking options as the evaluation of the run.
     evaluator = Evaluator(data, device=dev)
     users_mask = enc.demote_users()  # a target floor's per-group choice
