@@ -109,7 +109,7 @@ def test_kill_and_resume_matches_uninterrupted(tmp_path):
     import signal
     import time
 
-    import torch
+    from rmbrec_pyg.train.checkpoint import load_checkpoint
     args = ['trainer.max_epochs=12', 'trainer.batch_size=64',
             'encoder.embedding_dim=16', 'trainer.progress=false',
             'trainer.patience=100']
@@ -124,13 +124,12 @@ def test_kill_and_resume_matches_uninterrupted(tmp_path):
     last = killed / 'last.pt'
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
-        if last.exists() and torch.load(last, weights_only=False)[
-                'epoch'] >= 3:
+        if last.exists() and load_checkpoint(str(last))['epoch'] >= 3:
             break
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    epoch = torch.load(last, weights_only=False)['epoch']
+    epoch = load_checkpoint(str(last))['epoch']
     assert 3 <= epoch < 12, 'the run was not interrupted mid-training'
     _train(args + [f'hydra.run.dir={killed}', 'trainer.resume=true'],
            tmp_path)
