@@ -138,8 +138,9 @@ class PKEF(CascadeBaseline):
     def forward(self, adj_dict: Mapping[Key, Any]
                 ) -> Tuple[Tensor, Tensor]:
         cascade = self.branches(adj_dict)[1]
-        users = {b: self.split(c)[0] for b, c in cascade.items()}
-        items = {b: self.split(c)[1] for b, c in cascade.items()}
+        users, items = {}, {}
+        for b, c in cascade.items():
+            users[b], items[b] = self.split(c)
         return (self.experts(users, self.target, True),
                 self.experts(items, self.target, False))
 
