@@ -93,6 +93,7 @@ def training_state(trainer: Any) -> Dict[str, Any]:
             'generator': trainer.generator.get_state(),
             'torch_rng': torch.get_rng_state(), 'epoch': trainer.epoch,
             'best': trainer.best, 'history': trainer.history,
+            'pretrained': trainer.pretrained,
             'cuda_rng': (torch.cuda.get_rng_state(trainer.device)
                          if trainer.device.type == 'cuda' else None)}
 
@@ -108,6 +109,7 @@ def restore_training_state(trainer: Any, state: Dict[str, Any]) -> None:
         torch.cuda.set_rng_state(state['cuda_rng'], trainer.device)
     trainer.epoch = int(state['epoch'])
     trainer.best = state['best']
+    trainer.pretrained = state.get('pretrained')
     trainer.writer.history[:] = list(state['history'])
 
 

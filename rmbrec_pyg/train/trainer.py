@@ -28,6 +28,7 @@ from rmbrec_pyg.train.config import (FloorConfig, FusionConfig, LossConfig,
 from rmbrec_pyg.train.epoch_terms import EpochTerms
 from rmbrec_pyg.train.extensions import attach_extensions, extension_row
 from rmbrec_pyg.train.optim import build_optimizer
+from rmbrec_pyg.train.pretrain import pretrain_embeddings
 from rmbrec_pyg.train.run_writer import RunLogger, RunWriter
 from rmbrec_pyg.train.runtime import resolve_device
 from rmbrec_pyg.train.step import (StepRunner, epoch_batches, make_sampler,
@@ -90,6 +91,7 @@ class Trainer:
         if cfg.retain_freed_memory and self.device.type == 'cpu':
             retain_freed_memory()
         self.data, self.run_config = data, run_config
+        self.optim_config = optim
         self.behaviors: List[str] = list(encoder.behaviors)
         attach_extensions(encoder, data, fusion, floor)
         self.encoder = encoder.to(self.device)
@@ -136,6 +138,7 @@ class Trainer:
         self.epoch = 0
         self.best: Dict[str, Any] = {'epoch': -1, 'score': -math.inf,
                                      'valid': {}, 'test': {}}
+        self.pretrained: Optional[Dict[str, Any]] = None
 
     def batches(self) -> List[Tensor]:
         return epoch_batches(self.num_users, self.config.batch_size,
@@ -187,6 +190,7 @@ class Trainer:
         calibrated choices of the selected model."""
         return {'best_epoch': self.best['epoch'],
                 'protocol': self.evaluator.label,
+                **({'pretrain': self.pretrained} if self.pretrained else {}),
                 **{k: v for k, v in self.best.items()
                    if k not in ('epoch', 'score') and v is not None}}
 
@@ -198,6 +202,8 @@ class Trainer:
         last = self.checkpoints.load('last.pt', self.device)
         if cfg.resume and last is not None:
             self.load_state_dict(last)
+        if self.epoch == 0:
+            self.pretrained = pretrain_embeddings(self)
         while self.epoch < cfg.max_epochs:
             if self.best['epoch'] >= 0 and not keep_training(self) and \
                     self.epoch - self.best['epoch'] > cfg.patience:

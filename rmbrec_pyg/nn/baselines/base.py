@@ -80,6 +80,10 @@ class MultiBehaviorBaseline(Module):
     fusion = None
     target_tower = None
     blend = None
+    #: Epochs of pre-training before the main training (see
+    #: :func:`~rmbrec_pyg.train.pretrain.pretrain_embeddings`); a model that
+    #: sets it defines :obj:`pretrain_loss` and :obj:`pretrain_embedding`.
+    pretrain_epochs = 0
     build_adjacency = staticmethod(MultiBehaviorEncoder.build_adjacency)
 
     def __init__(self, num_users: int, num_items: int,
