@@ -152,6 +152,8 @@ def test_dataset_folder_mistakes(tmp_path, case):
     (['model=simgcl', 'encoder.temperature=0'],
      ['encoder:', "'temperature' must be positive in 'SimGCL'"]),
     (['model=nosuchmodel'], ["Could not find 'model/nosuchmodel'"]),
+    (['model=mbcgcn', 'encoder.pretrain_epochs=-5'],
+     ['encoder:', "'pretrain_epochs' must be an integer >= 0 in 'MBCGCN'"]),
 ])
 def test_config_mistakes(tmp_path, args, needles):
     res = _run('rmbrec_pyg.cli.train', args + FAST + [

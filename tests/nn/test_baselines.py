@@ -127,6 +127,44 @@ def test_mbcgcn_matches_dense(tiny):
     assert torch.allclose(torch.cat([zu, zi]), total, atol=1e-5)
 
 
+def test_mbcgcn_pretraining_is_lightgcn_on_the_first_behavior(tiny):
+    model, adj, dense, x0, nu = setup(tiny, MBCGCN, pretrain_layers=2,
+                                      init_std=0.3, reg=0.5)
+    hs = [x0]
+    for _ in range(2):
+        hs.append(dense['view'] @ hs[-1])
+    ref = sum(hs) / 3
+    zu, zi = model.pretrain_embedding(adj)
+    assert torch.allclose(torch.cat([zu, zi]), ref, atol=1e-5)
+    # BPR on the view column of the batch, L2 on its base embeddings.
+    users, pos, neg, mask = batch(tiny, model)
+    c = model.behaviors.index('view')
+    keep = mask[:, c]
+    u, i, j = users[keep], pos[keep, c], neg[keep, c]
+    bpr = -F.logsigmoid((ref[u] * ref[nu + i]).sum(-1) -
+                        (ref[u] * ref[nu + j]).sum(-1)).mean()
+    l2 = 0.5 * (x0[u].pow(2).sum() + x0[nu + i].pow(2).sum() +
+                x0[nu + j].pow(2).sum()) / int(keep.sum())
+    total, terms = model.pretrain_loss(adj, users, pos, neg, mask)
+    assert torch.allclose(terms['main'], bpr, atol=1e-5)
+    assert torch.allclose(total, bpr + 0.5 * l2, atol=1e-5)
+
+
+def test_mbcgcn_regularises_the_transformations(tiny):
+    model, adj, _, x0, nu = setup(tiny, MBCGCN, reg=1.0)
+    users, pos, neg, mask = batch(tiny, model)
+    _, terms = model.loss(adj, users, pos, neg, mask)
+    c = model.target_index
+    keep = mask[:, c]
+    u, i, j = users[keep], pos[keep, c], neg[keep, c]
+    w = sum(lin.weight.detach().pow(2).sum()
+            for maps in (model.user_transform, model.item_transform)
+            for lin in maps.values())
+    ref = 0.5 * (x0[u].pow(2).sum() + x0[nu + i].pow(2).sum() +
+                 x0[nu + j].pow(2).sum() + w) / int(keep.sum())
+    assert torch.allclose(terms['reg'], ref, rtol=1e-5)
+
+
 def test_pkef_matches_dense(tiny):
     model, adj, dense, x0, nu = setup(
         tiny, PKEF, num_layers={'view': 2, 'default': 1},
@@ -209,5 +247,8 @@ def test_bad_arguments(tiny):
     with pytest.raises(ValueError, match="no layer count for behavior "
                        "'cart'"):
         MBCGCN(5, 5, ['cart', 'buy'], 'buy', num_layers={'buy': 2})
+    with pytest.raises(ValueError, match="'pretrain_epochs' must be an "
+                       "integer >= 0"):
+        MBCGCN(5, 5, ['cart', 'buy'], 'buy', pretrain_epochs=-1)
     with pytest.raises(ValueError, match="'temperature' must be positive"):
         SimGCL(5, 5, ['buy'], 'buy', temperature=0.0)

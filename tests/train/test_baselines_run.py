@@ -28,3 +28,25 @@ def test_model_override_trains_and_rescores(tmp_path, model, cls, behaviors):
     again = rescore(out)
     for k, v in metrics['test'].items():
         assert again['test'][k] == pytest.approx(v, abs=1e-6)
+
+
+def test_mbcgcn_pretraining_runs_once_and_resumes(tmp_path):
+    args = ['model=mbcgcn', 'encoder.pretrain_epochs=3',
+            'encoder.embedding_dim=16'] + FAST[:2] + [
+            'trainer.progress=false', 'trainer.batch_size=100']
+    full = run(args + ['trainer.max_epochs=4'], out_dir=str(tmp_path / 'a'))
+    assert full['pretrain']['epochs'] == 3
+    assert 1 <= full['pretrain']['best_epoch'] <= 3
+    assert 'HR@10' in full['pretrain']['valid']
+    # Stopped after two epochs and resumed: the pre-training is not redone
+    # (it would move the embeddings and the random draws), so the run ends
+    # as the uninterrupted one.
+    out = str(tmp_path / 'b')
+    run(args + ['trainer.max_epochs=2'], out_dir=out)
+    resumed = run(args + ['trainer.max_epochs=4', 'trainer.resume=true'],
+                  out_dir=out)
+    assert resumed == full
+    # Without pre-training the same seed trains from other embeddings.
+    scratch = run(args[:1] + ['encoder.pretrain_epochs=0'] + args[2:] +
+                  ['trainer.max_epochs=4'], out_dir=str(tmp_path / 'c'))
+    assert 'pretrain' not in scratch and scratch['valid'] != full['valid']
