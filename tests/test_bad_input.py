@@ -154,6 +154,8 @@ def test_dataset_folder_mistakes(tmp_path, case):
     (['model=nosuchmodel'], ["Could not find 'model/nosuchmodel'"]),
     (['model=mbcgcn', 'encoder.pretrain_epochs=-5'],
      ['encoder:', "'pretrain_epochs' must be an integer >= 0 in 'MBCGCN'"]),
+    (['model=mbcgcn', 'trainer.pretrain_eval_every=0'],
+     ["'trainer.pretrain_eval_every' positive"]),
 ])
 def test_config_mistakes(tmp_path, args, needles):
     res = _run('rmbrec_pyg.cli.train', args + FAST + [

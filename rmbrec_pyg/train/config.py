@@ -40,6 +40,11 @@ class TrainerConfig:
             CUDA graph on CUDA when possible), ``'graph'`` (the same,
             required) or ``'off'`` (eager). See
             :mod:`rmbrec_pyg.train.step`.
+        pretrain_patience: Early stopping of a model's pre-training (see
+            :func:`~rmbrec_pyg.train.pretrain.pretrain_embeddings`), in
+            epochs, on the same validation metric.
+        pretrain_eval_every: Validate the pre-training every this many
+            epochs.
     """
     max_epochs: int = 200
     patience: int = 20
@@ -56,9 +61,16 @@ class TrainerConfig:
     retain_freed_memory: bool = True
     sampler: str = 'auto'
     compile: str = 'auto'
+    pretrain_patience: int = 50
+    pretrain_eval_every: int = 5
 
     def validate(self) -> None:
         name = 'trainer'
+        if self.pretrain_patience < 0 or self.pretrain_eval_every <= 0:
+            raise ConfigError(f"'{name}.pretrain_patience' must be >= 0 and "
+                              f"'{name}.pretrain_eval_every' positive (got "
+                              f'{self.pretrain_patience}, '
+                              f'{self.pretrain_eval_every})')
         if self.max_epochs < 0:
             raise ConfigError(f"'{name}.max_epochs' must be >= 0 "
                               f'(got {self.max_epochs})')

@@ -16,8 +16,9 @@ def pretrain_embeddings(trainer: Any) -> Optional[Dict[str, Any]]:
     r"""Trains :obj:`model.pretrain_loss` of the trainer's model alone, for
     at most :obj:`model.pretrain_epochs` epochs, and leaves in the model's
     base embeddings those of the epoch whose :obj:`model.pretrain_embedding`
-    scores best on validation (the trainer's monitor, evaluation cadence and
-    patience). The batches, sampler and random source are the trainer's, so
+    scores best on validation (the trainer's monitor, validated every
+    :obj:`pretrain_eval_every` epochs, stopped after
+    :obj:`pretrain_patience` epochs without improvement). The batches, sampler and random source are the trainer's, so
     a seeded run repeats; the optimiser is a fresh Adam over the base
     embeddings with the trainer's learning rate and no weight decay.
 
@@ -48,7 +49,7 @@ def pretrain_embeddings(trainer: Any) -> Optional[Dict[str, Any]]:
             optimizer.step()
             terms.add(step_terms)
         total = terms.means(epoch)['total']  # raises if not finite
-        if epoch % cfg.eval_every and epoch != epochs:
+        if epoch % cfg.pretrain_eval_every and epoch != epochs:
             continue
         model.eval()
         with torch.no_grad():
@@ -61,7 +62,7 @@ def pretrain_embeddings(trainer: Any) -> Optional[Dict[str, Any]]:
         if improved:
             best.update(epoch=epoch, score=valid[cfg.monitor], valid=valid,
                         weights=[p.detach().clone() for p in params])
-        elif epoch - best['epoch'] > cfg.patience:
+        elif epoch - best['epoch'] > cfg.pretrain_patience:
             break
     with torch.no_grad():
         for p, w in zip(params, best['weights']):

@@ -32,7 +32,8 @@ def test_model_override_trains_and_rescores(tmp_path, model, cls, behaviors):
 
 def test_mbcgcn_pretraining_runs_once_and_resumes(tmp_path):
     args = ['model=mbcgcn', 'encoder.pretrain_epochs=3',
-            'encoder.embedding_dim=16'] + FAST[:2] + [
+            'encoder.embedding_dim=16', 'trainer.pretrain_eval_every=1'
+            ] + FAST[:2] + [
             'trainer.progress=false', 'trainer.batch_size=100']
     full = run(args + ['trainer.max_epochs=4'], out_dir=str(tmp_path / 'a'))
     assert full['pretrain']['epochs'] == 3
