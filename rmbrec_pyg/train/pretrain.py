@@ -18,9 +18,10 @@ def pretrain_embeddings(trainer: Any) -> Optional[Dict[str, Any]]:
     base embeddings those of the epoch whose :obj:`model.pretrain_embedding`
     scores best on validation (the trainer's monitor, validated every
     :obj:`pretrain_eval_every` epochs, stopped after
-    :obj:`pretrain_patience` epochs without improvement). The batches, sampler and random source are the trainer's, so
-    a seeded run repeats; the optimiser is a fresh Adam over the base
-    embeddings with the trainer's learning rate and no weight decay.
+    :obj:`pretrain_patience` epochs without improvement). The batches,
+    sampler and random source are the trainer's, so a seeded run repeats;
+    the optimiser is a fresh Adam over the base embeddings with the
+    trainer's learning rate and no weight decay.
 
     Returns :obj:`None` for a model without pre-training, else a summary:
     ``epochs`` run, ``best_epoch`` and its ``valid`` metrics.
