@@ -61,7 +61,7 @@ class TrainerConfig:
     retain_freed_memory: bool = True
     sampler: str = 'auto'
     compile: str = 'auto'
-    pretrain_patience: int = 50
+    pretrain_patience: int = 100
     pretrain_eval_every: int = 5
 
     def validate(self) -> None:
