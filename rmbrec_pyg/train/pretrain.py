@@ -23,6 +23,9 @@ def pretrain_embeddings(trainer: Any) -> Optional[Dict[str, Any]]:
     the optimiser is a fresh Adam over the base embeddings with the
     trainer's learning rate and no weight decay.
 
+    Every validated epoch is logged and, in a run dir, appended to
+    ``pretrain.csv`` (epoch, mean loss, the monitored metric).
+
     Returns :obj:`None` for a model without pre-training, else a summary:
     ``epochs`` run, ``best_epoch`` and its ``valid`` metrics.
     """
@@ -35,6 +38,11 @@ def pretrain_embeddings(trainer: Any) -> Optional[Dict[str, Any]]:
     optimizer = torch.optim.Adam(params, lr=trainer.optim_config.lr)
     best: Dict[str, Any] = {'epoch': 0, 'score': -math.inf, 'valid': {},
                             'weights': [p.detach().clone() for p in params]}
+    csv = trainer.checkpoints.path('pretrain.csv') \
+        if trainer.rank == 0 else None
+    if csv is not None:
+        with open(csv, 'w') as f:
+            f.write(f'epoch,loss_total,valid_{cfg.monitor}\n')
     epoch = 0
     for epoch in range(1, epochs + 1):
         model.train()
@@ -57,6 +65,9 @@ def pretrain_embeddings(trainer: Any) -> Optional[Dict[str, Any]]:
             valid = trainer.evaluator(*model.pretrain_embedding(trainer.adj),
                                       ('val', ), False)['val']
         improved = valid[cfg.monitor] > best['score']
+        if csv is not None:
+            with open(csv, 'a') as f:
+                f.write(f'{epoch},{total},{valid[cfg.monitor]}\n')
         log.info(f'pretrain {epoch:3d} | loss {total:.4f} | '
                  f'valid_{cfg.monitor} {valid[cfg.monitor]:.4f}' +
                  (' *' if improved else ''))

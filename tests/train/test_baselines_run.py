@@ -39,6 +39,8 @@ def test_mbcgcn_pretraining_runs_once_and_resumes(tmp_path):
     assert full['pretrain']['epochs'] == 3
     assert 1 <= full['pretrain']['best_epoch'] <= 3
     assert 'HR@10' in full['pretrain']['valid']
+    rows = (tmp_path / 'a' / 'pretrain.csv').read_text().splitlines()
+    assert rows[0] == 'epoch,loss_total,valid_HR@10' and len(rows) == 4
     # Stopped after two epochs and resumed: the pre-training is not redone
     # (it would move the embeddings and the random draws), so the run ends
     # as the uninterrupted one.
