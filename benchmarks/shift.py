@@ -206,8 +206,10 @@ def plot(summary: Dict[str, Any], path: str) -> None:
         names = [v for v in VARIANTS if v in summary[s]]
         vals = [summary[s][v]['HR@10'] for v in names]
         errs = [summary[s][v]['HR@10_std'] for v in names]
-        colors = dict(zip(VARIANTS, ['#999', '#7a7', '#57a', '#a75', '#c33',
-                                     '#e99', '#a5c', '#639']))
+        palette = ['#999', '#7a7', '#57a', '#a75', '#c33', '#e99', '#a5c',
+                   '#639', '#3aa', '#d94']
+        colors = {v: palette[i % len(palette)]
+                  for i, v in enumerate(VARIANTS)}
         ax.bar(range(len(names)), vals, yerr=errs, capsize=3,
                color=[colors[n] for n in names])
         ax.set_xticks(range(len(names)), [n.replace('rmbrec_', 'rmb ')
