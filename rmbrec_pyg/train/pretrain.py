@@ -5,7 +5,6 @@ import math
 from typing import Any, Dict, Optional
 
 import torch
-from tqdm.auto import tqdm
 
 from rmbrec_pyg.train.epoch_terms import EpochTerms
 
@@ -47,12 +46,9 @@ def pretrain_embeddings(trainer: Any) -> Optional[Dict[str, Any]]:
     for epoch in range(1, epochs + 1):
         model.train()
         terms = EpochTerms()
-        for users in tqdm(trainer.batches(), desc=f'pretrain {epoch}',
-                          leave=False, unit='batch', disable=not cfg.progress):
-            pos, neg, mask = trainer.sampler.sample(users)
-            batch = (t.to(trainer.device, non_blocking=True)
-                     for t in (users, pos, neg, mask))
-            loss, step_terms = model.pretrain_loss(trainer.adj, *batch)
+        for users in trainer.progress(f'pretrain {epoch}'):
+            loss, step_terms = model.pretrain_loss(trainer.adj,
+                                                   *trainer.sample(users))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

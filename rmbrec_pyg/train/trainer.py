@@ -2,7 +2,8 @@ r"""The RMBRec training loop: plain PyTorch, no Hydra."""
 import math
 import time
 from dataclasses import asdict
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import (Any, Dict, Iterable, List, Mapping, Optional, Sequence,
+                    Tuple, Union)
 
 import torch
 from torch import Tensor
@@ -144,14 +145,23 @@ class Trainer:
         return epoch_batches(self.num_users, self.config.batch_size,
                              self.device, self.on_device, self.generator)
 
+    def progress(self, desc: str) -> Iterable[Tensor]:
+        r"""One epoch's batches of users (:meth:`batches`) behind a
+        progress bar."""
+        return tqdm(self.batches(), desc=desc, leave=False, unit='batch',
+                    disable=not self.config.progress)
+
+    def sample(self, users: Tensor) -> Tuple[Tensor, ...]:
+        r"""The triples of a batch of users (a CPU tensor), this process's
+        share, on the device: :obj:`(users, pos, neg, mask)`."""
+        batch = (users, *self.sampler.sample(users))
+        batch = distributed.shard(batch, self.rank, self.world_size)
+        return tuple(t.to(self.device, non_blocking=True) for t in batch)
+
     def step(self, users: Tensor) -> Any:
         r"""The loss of one batch of users (a CPU tensor): :obj:`(total,
         terms)`, see :class:`~rmbrec_pyg.objective.Objective`."""
-        batch = (users, *self.sampler.sample(users))
-        batch = distributed.shard(batch, self.rank, self.world_size)
-        users, pos, neg, mask = (t.to(self.device, non_blocking=True)
-                                 for t in batch)
-        return self.objective(self.model, self.adj, users, pos, neg, mask)
+        return self.objective(self.model, self.adj, *self.sample(users))
 
     def train_epoch(self, epoch: int) -> Dict[str, float]:
         r"""One pass over all users; returns the mean of every loss term
@@ -159,8 +169,7 @@ class Trainer:
         not finite)."""
         self.encoder.train()
         terms = EpochTerms()
-        for users in tqdm(self.batches(), desc=f'epoch {epoch}', leave=False,
-                          unit='batch', disable=not self.config.progress):
+        for users in self.progress(f'epoch {epoch}'):
             terms.add(self.runner(users))
         return terms.means(epoch)
 
