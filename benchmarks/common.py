@@ -15,7 +15,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, 'benchmarks', 'results')
 
 __all__ = ['ROOT', 'RESULTS', 'bench_config', 'load_runs', 'save_json',
-           'write_text', 'run_cell', 'run_grid', 'reuse_runs', 'mean_std',
+           'write_text', 'run_cell', 'run_grid', 'reuse_runs',
+           'recalibrate_runs', 'mean_std',
            'common_metrics', 'protocols', 'aggregate', 'command_line']
 
 
@@ -159,6 +160,53 @@ def reuse_runs(cells: Dict[str, List[str]],
             save_json(res, path)
             print(f"== {name}/seed={seed}: from {origin}"
                   f"{' (+ calibration)' if calibrate else ''}", flush=True)
+
+
+def recalibrate_runs(cells: Dict[str, List[str]], seeds: Sequence[int],
+                     runs_path: str, work_dir: str) -> None:
+    r"""Makes the choices of the validation calibration after training
+    (adaptive fusion's target mix, the target floor's blend) again for the
+    finished runs of :obj:`cells`, from their ``best.pt`` and under the
+    cells' overrides of today, e.g. after the grid of a choice changed:
+    training does not depend on those grids, so this equals training again
+    (tested). The checkpoint must first reproduce the metrics the run
+    reported before (else this raises). The run keeps its training (best
+    epoch, time) and records its previous metrics and choices under
+    ``'before_recalibration'``; ``best.pt`` is left as training wrote it.
+    Runs or checkpoints that do not exist are reported and skipped."""
+    from rmbrec_pyg.cli.compose import evaluate
+    for name, overrides in cells.items():
+        for seed in seeds:
+            path = os.path.join(runs_path, f'{name}__seed={seed}.json')
+            ckpt = os.path.join(work_dir, name, f'seed={seed}', 'best.pt')
+            if not (os.path.exists(path) and os.path.exists(ckpt)):
+                print(f'== {name}/seed={seed}: no finished run or no '
+                      f'checkpoint to recalibrate', flush=True)
+                continue
+            with open(path) as f:
+                res = json.load(f)
+            before = dict(res.get('before_recalibration', res))
+            m = evaluate(list(overrides) + [f'trainer.seed={seed}'], ckpt,
+                         calibrate=True)
+            plain = m.pop('uncalibrated')
+            for key in ('valid', 'test'):
+                for k, v in before[key].items():
+                    if abs(plain[key][k] - v) > 1e-6:
+                        raise RuntimeError(
+                            f'{name}: {ckpt} gives {key} {k} '
+                            f'{plain[key][k]} but its run reported {v}')
+            keep = ('valid', 'test', 'valid_groups', 'test_groups',
+                    'overrides', 'blend', 'fusion_alpha', 'demote_aux',
+                    'fusion_weights')
+            res['before_recalibration'] = {k: before[k] for k in keep
+                                           if k in before}
+            res.update({k: v for k, v in m.items() if k in keep})
+            if 'blend' in before:  # the tower's epoch is training's
+                res['blend']['tower_epoch'] = before['blend']['tower_epoch']
+            res['overrides'] = list(overrides) + [f'trainer.seed={seed}']
+            save_json(res, path)
+            print(f"== {name}/seed={seed}: recalibrated, test "
+                  f"{before['test']} -> {res['test']}", flush=True)
 
 
 def aggregate(runs: Dict[str, Any], split: str = 'test'

@@ -7,7 +7,8 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), 'benchmarks'))
-from common import load_runs, reuse_runs, run_grid  # noqa: E402
+from common import (load_runs, recalibrate_runs, reuse_runs,  # noqa: E402
+                    run_grid)
 
 TINY = ['data.num_users=120', 'data.num_items=80', 'trainer.max_epochs=2',
         'trainer.batch_size=64', 'trainer.progress=false',
@@ -63,6 +64,41 @@ def test_calibrated_reuse_equals_a_real_adaptive_run(tmp_path):
     assert got['demote_aux'] == real['demote_aux']
     assert got['test'] == pytest.approx(real['test'], abs=1e-6)
     assert got['fusion_weights'] == pytest.approx(real['fusion_weights'])
+
+
+def test_recalibrated_runs_equal_runs_with_the_new_grid(tmp_path):
+    # The grids of the choices after training (the floor's blend, adaptive
+    # fusion's mix) do not change training: a run recalibrated from its
+    # best.pt under a new grid equals a run trained with it. The old grid
+    # forces the tower alone (beta 1), so a best.pt read back holds a blend
+    # that fusion's search must not see (it did not during training).
+    out, work = str(tmp_path / 'results'), str(tmp_path / 'work')
+    base = TINY + ['trainer.max_epochs=4', 'floor=tower', 'fusion=adaptive']
+    new = base + ['floor.betas=[0.0,0.1,0.5,1.0]']
+    runs_path = os.path.join(out, 'runs', 'old')
+    old = run_grid({'floor': base + ['floor.betas=[1.0]']}, [0], runs_path,
+                   os.path.join(work, 'old'))['floor/seed=0']
+    real = run_grid({'floor': new}, [0], os.path.join(out, 'runs', 'new'),
+                    os.path.join(work, 'new'))['floor/seed=0']
+    assert old['blend']['beta'] == [1.0, 1.0]
+    assert real['blend']['beta'] != [1.0, 1.0]
+    for _ in range(2):  # a second recalibration changes nothing
+        recalibrate_runs({'floor': new}, [0], runs_path,
+                         os.path.join(work, 'old'))
+        got = load_runs(runs_path)['floor/seed=0']
+        assert got['blend'] == real['blend']
+        assert got['fusion_alpha'] == real['fusion_alpha']
+        assert got['test'] == pytest.approx(real['test'], abs=1e-6)
+        assert got['test_groups']['aux'] == pytest.approx(
+            real['test_groups']['aux'], abs=1e-6)
+        assert got['best_epoch'] == old['best_epoch']
+        assert got['before_recalibration']['test'] == old['test']
+        assert got['overrides'] == new + ['trainer.seed=0']
+
+    # A checkpoint that does not reproduce its run's metrics is refused.
+    with pytest.raises(RuntimeError, match='reported'):
+        recalibrate_runs({'floor': new + ['data.seed=5']}, [0], runs_path,
+                         os.path.join(work, 'old'))
 
 
 def test_robustness_summary_and_report(tmp_path):

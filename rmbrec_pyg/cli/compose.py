@@ -26,14 +26,17 @@ def evaluate(overrides: Sequence[str], checkpoint: str,
 
     The data may differ from the training run's where the model does not
     see the difference (noise on a behavior it does not use: only the
-    groups change). With :obj:`calibrate` and ``fusion=adaptive``, the
-    validation-chosen target mix of adaptive fusion is applied, as at the
-    end of training; ``'uncalibrated'`` then holds the metrics before it."""
+    groups change). With :obj:`calibrate`, the choices made on validation
+    after training (adaptive fusion's target mix, the target floor's blend)
+    are made again under :obj:`overrides`, as at the end of training (they
+    do not change training: a run with another grid of choices trains the
+    same); ``'uncalibrated'`` then holds the metrics before."""
     trainer = build_trainer(compose_config(overrides), out=None)
     metrics = trainer.adopt(load_checkpoint(checkpoint, trainer.device))
     if calibrate:
-        if trainer.encoder.fusion is None or trainer.calibration is None:
-            raise ConfigError('calibrate=True needs fusion=adaptive')
+        if trainer.calibration is None:
+            raise ConfigError('calibrate=True needs fusion=adaptive or '
+                              'floor=tower')
         trainer.calibration.run(trainer)
         metrics = dict(trainer.metrics(), uncalibrated=metrics)
     return metrics

@@ -167,6 +167,11 @@ class Calibration:
             return
         current = copy_state(encoder)
         encoder.load_state_dict(state)
+        if encoder.blend is not None:
+            # As during training: the searches before the blend's see the
+            # model alone (a best.pt read back holds an earlier blend).
+            encoder.blend.set_beta(0.0)
+            encoder.blend.demote.fill_(False)
         choices: Dict[str, Any] = {}
         for search in self.searches:
             choices.update(search(trainer) or {})

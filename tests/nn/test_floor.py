@@ -60,3 +60,21 @@ def test_floor_run_saves_and_every_tool_ranks_as_evaluated(tmp_path):
                           f'checkpoint={run}/best.pt', 'k=5'], cwd=tmp_path,
                          env=env, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-2000:]
+
+
+def test_calibration_searches_see_the_model_alone_first():
+    # A best.pt read back holds the blend of an earlier calibration; the
+    # searches that run before the blend's (adaptive fusion's mix) must see
+    # the model alone, as they do at the end of training.
+    from rmbrec_pyg.cli.builders import build_trainer, compose_config
+    trainer = build_trainer(compose_config(SMALL + ['fusion=adaptive']),
+                            out=None)
+    blend = trainer.encoder.blend
+    blend.beta.fill_(1.0)
+    blend.demote.fill_(True)
+    trainer.calibration.remember(trainer.encoder)
+    seen = []
+    trainer.calibration.searches.insert(0, lambda t: seen.append(
+        (t.encoder.blend.beta.tolist(), t.encoder.blend.demote.tolist())))
+    trainer.calibration.run(trainer)
+    assert seen == [([0.0, 0.0], [False, False])]
