@@ -200,7 +200,8 @@ def markdown(summary: Dict[str, Any], cmds: List[str]) -> str:
                 continue
             lines += ['', f'{v} (the target floor; best epochs above are '
                       'the multi-behavior model\'s) per seed: ' + '; '.join(
-                          f"beta {b['beta']} and demote {b['demote_aux']} "
+                          f"beta {[round(x, 3) for x in b['beta']]} and "
+                          f"demote {b['demote_aux']} "
                           f"for the {b['users'][0]} research / "
                           f"{b['users'][1]} direct users, tower best at "
                           f"epoch {b.get('tower_epoch')}"

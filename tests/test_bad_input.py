@@ -149,6 +149,8 @@ def test_dataset_folder_mistakes(tmp_path, case):
     (['trainer.max_epochs=abc'], ['trainer.max_epochs=abc']),
     (['model=crgcn', 'fusion=adaptive'], ["fusion=adaptive and floor=none "
                                           "are RMBRec's", 'CRGCN']),
+    (['floor=tower', 'floor.threshold=1.5'],
+     ["'floor.threshold' must lie in [0, 1] (got 1.5)"]),
     (['model=simgcl', 'encoder.temperature=0'],
      ['encoder:', "'temperature' must be positive in 'SimGCL'"]),
     (['model=nosuchmodel'], ["Could not find 'model/nosuchmodel'"]),

@@ -135,7 +135,7 @@ class BlendSearch:
             blend.beta[g] = beta
             blend.demote[g] = demote
         sizes = torch.bincount(blend.group, minlength=2).tolist()
-        return {'blend': {'beta': blend.beta.tolist(),
+        return {'blend': {'beta': [best[g][1] for g in (0, 1)],
                           'demote_aux': blend.demote.tolist(),
                           'users': sizes, 'tower_epoch': self.tower_epoch}}
 

@@ -209,8 +209,9 @@ class FloorConfig:
         betas: The blends tried after training, chosen per group of
             users. The grid is finer below 0.25, where a small share of
             the tower's score re-orders the model's close candidates: steps
-            of 0.25 missed the validation optimum of the research users in
-            every scenario of ``benchmarks/shift.py`` where it is not 0.
+            of 0.25 missed validation gains in the mixed and misaligned
+            scenarios and on taobao-noview (``benchmarks/results/
+            shift.md``).
         demote_aux: The calibration also tries ranking a group's
             auxiliary items last.
         threshold: Users whose share of training purchases announced by an
@@ -235,3 +236,6 @@ class FloorConfig:
         if self.tower_reg < 0:
             raise ConfigError(f"'floor.tower_reg' must be >= 0 (got "
                               f'{self.tower_reg})')
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ConfigError(f"'floor.threshold' must lie in [0, 1] (got "
+                              f'{self.threshold})')
