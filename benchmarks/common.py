@@ -108,6 +108,16 @@ def run_grid(cells: Dict[str, List[str]], seeds: Sequence[int],
     return load_runs(runs_path)
 
 
+def _check_reproduces(name: str, ckpt: str, got: Dict[str, Any],
+                      reported: Dict[str, Any]) -> None:
+    # A checkpoint read back must give the metrics its run reported.
+    for key in ('valid', 'test'):
+        for k, v in reported[key].items():
+            if abs(got[key][k] - v) > 1e-6:
+                raise RuntimeError(f'{name}: {ckpt} gives {key} {k} '
+                                   f'{got[key][k]} but its run reported {v}')
+
+
 def reuse_runs(cells: Dict[str, List[str]],
                sources: Dict[str, Tuple[str, ...]], seeds: Sequence[int],
                runs_path: str, out: str, work_dir: str) -> None:
@@ -142,13 +152,7 @@ def reuse_runs(cells: Dict[str, List[str]],
                 res = json.load(f)
             m = evaluate(list(overrides) + [f'trainer.seed={seed}'], ckpt,
                          calibrate=calibrate)
-            plain = m.pop('uncalibrated', m)
-            for key in ('valid', 'test'):
-                for k, v in res[key].items():
-                    if abs(plain[key][k] - v) > 1e-6:
-                        raise RuntimeError(
-                            f'{name}: {ckpt} gives {key} {k} '
-                            f'{plain[key][k]} but its run reported {v}')
+            _check_reproduces(name, ckpt, m.pop('uncalibrated', m), res)
             origin = os.path.relpath(src, ROOT)
             res.update(m)
             res.update({'variant': name, 'seed': seed})
@@ -188,13 +192,7 @@ def recalibrate_runs(cells: Dict[str, List[str]], seeds: Sequence[int],
             before = dict(res.get('before_recalibration', res))
             m = evaluate(list(overrides) + [f'trainer.seed={seed}'], ckpt,
                          calibrate=True)
-            plain = m.pop('uncalibrated')
-            for key in ('valid', 'test'):
-                for k, v in before[key].items():
-                    if abs(plain[key][k] - v) > 1e-6:
-                        raise RuntimeError(
-                            f'{name}: {ckpt} gives {key} {k} '
-                            f'{plain[key][k]} but its run reported {v}')
+            _check_reproduces(name, ckpt, m.pop('uncalibrated'), before)
             keep = ('valid', 'test', 'valid_groups', 'test_groups',
                     'overrides', 'blend', 'fusion_alpha', 'demote_aux',
                     'fusion_weights')

@@ -90,8 +90,9 @@ class BlendSearch:
         lists = ranked_lists(ev.ranks(*trainer.embeddings(), ('val', ),
                                       demote)['val'], labels,
                              ev.config.protocol)
-        out = {g: ranking_metrics(lists, [int(k)], pair_group == g,
-                                  [metric])[monitor] for g in (0, 1)}
+        out: Dict[Any, float] = {
+            g: ranking_metrics(lists, [int(k)], pair_group == g,
+                               [metric])[monitor] for g in (0, 1)}
         out['all'] = ranking_metrics(lists, [int(k)], None,
                                      [metric])[monitor]
         return out
