@@ -14,12 +14,13 @@ class ScoreBlend(Module):
         + \beta_{g(u)}\, \mathbf{t}_u^\top\mathbf{t}_i,
 
     with one :math:`\beta` per group of users, the groups fixed from
-    training data: users whose *training* purchases mostly follow an
-    auxiliary behavior (:math:`g = 0`) and users who mostly buy directly
-    or have no training purchase (:math:`g = 1`). Each group also says
-    whether its users' auxiliary items are ranked last (:attr:`demote`).
+    training data (:meth:`from_training_bar`): users whose *training*
+    purchases follow an auxiliary behavior (:math:`g = 0`) and users who
+    buy directly or have no training purchase (:math:`g = 1`). Each group
+    also says whether its users' auxiliary items are ranked last
+    (:attr:`demote`).
     The :math:`\beta` s and :attr:`demote` are chosen on validation
-    (:class:`~rmbrec_pyg.train.calibration.BlendCalibration`); they are
+    (:class:`~rmbrec_pyg.train.calibration.BlendSearch`); they are
     buffers, part of the model's state. The blend is one dot product of
     concatenated embeddings (:meth:`concat`), so every ranking tool scores
     it as it scores any embeddings.
@@ -35,10 +36,12 @@ class ScoreBlend(Module):
 
     @classmethod
     def from_training_bar(cls, bar: Tensor, has_target: Tensor,
-                          threshold: float = 0.5) -> 'ScoreBlend':
+                          threshold: float = 0.01) -> 'ScoreBlend':
         r"""Groups users by the share :obj:`bar` of their training
         purchases that an auxiliary behavior announces: below
-        :obj:`threshold` (or without any training purchase) is group 1."""
+        :obj:`threshold` (or without any training purchase) is group 1.
+        The default 0.01 leaves there only users none of whose training
+        purchases was announced."""
         return cls(((bar < threshold) | ~has_target).long())
 
     def set_beta(self, beta: float) -> None:

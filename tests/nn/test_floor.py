@@ -19,18 +19,22 @@ def test_blend_is_a_dot_product_of_concatenations():
     g = torch.Generator().manual_seed(0)
     zu, zi = torch.randn(5, 4, generator=g), torch.randn(7, 4, generator=g)
     tu, ti = torch.randn(5, 3, generator=g), torch.randn(7, 3, generator=g)
-    blend = ScoreBlend.from_training_bar(
-        torch.tensor([0.9, 0.1, 0.6, 0.0, 0.8]),
-        torch.tensor([True, True, True, False, True]))
-    assert blend.group.tolist() == [0, 1, 0, 1, 0]
+    bar = torch.tensor([0.9, 0.1, 0.6, 0.0, 0.0])
+    has_target = torch.tensor([True, True, True, False, True])
+    # By default the direct group is the users with no announced purchase
+    # (or none at all).
+    assert ScoreBlend.from_training_bar(
+        bar, has_target).group.tolist() == [0, 0, 0, 1, 1]
+    blend = ScoreBlend.from_training_bar(bar, has_target, threshold=0.5)
+    assert blend.group.tolist() == [0, 1, 0, 1, 1]
     blend.beta.copy_(torch.tensor([0.25, 0.75]))
     u, i = blend.concat(zu, zi, tu, ti)
-    beta = torch.tensor([0.25, 0.75, 0.25, 0.75, 0.25]).view(-1, 1)
+    beta = torch.tensor([0.25, 0.75, 0.25, 0.75, 0.75]).view(-1, 1)
     want = (1 - beta) * (zu @ zi.t()) + beta * (tu @ ti.t())
     assert torch.allclose(u @ i.t(), want, atol=1e-6)
     assert blend.demote_users() is None
     blend.demote[1] = True
-    assert blend.demote_users().tolist() == [False, True, False, True, False]
+    assert blend.demote_users().tolist() == [False, True, False, True, True]
 
 
 def test_floor_run_saves_and_every_tool_ranks_as_evaluated(tmp_path):
