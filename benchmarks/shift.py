@@ -225,7 +225,7 @@ def plot(summary: Dict[str, Any], path: str) -> None:
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     scen = list(summary)
-    fig, axes = plt.subplots(1, len(scen), figsize=(4.5 * len(scen), 3.8),
+    fig, axes = plt.subplots(1, len(scen), figsize=(4.5 * len(scen), 4.4),
                              squeeze=False)
     for ax, s in zip(axes[0], scen):
         names = [v for v in VARIANTS if v in summary[s]]
@@ -238,7 +238,8 @@ def plot(summary: Dict[str, Any], path: str) -> None:
         ax.bar(range(len(names)), vals, yerr=errs, capsize=3,
                color=[colors[n] for n in names])
         ax.set_xticks(range(len(names)), [n.replace('rmbrec_', 'rmb ')
-                                          for n in names], rotation=30)
+                                          for n in names], rotation=45,
+                      ha='right', fontsize=8)
         ax.set_title(s)
         ax.set_ylabel('test HR@10')
         ax.grid(axis='y', alpha=0.3)
