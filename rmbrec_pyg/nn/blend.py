@@ -28,6 +28,10 @@ class ScoreBlend(Module):
     Args:
         group (Tensor): :obj:`[U]` group (0 or 1) of every user.
     """
+    group: Tensor
+    beta: Tensor
+    demote: Tensor
+
     def __init__(self, group: Tensor) -> None:
         super().__init__()
         self.register_buffer('group', group.long().clamp(0, 1))
