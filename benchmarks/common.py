@@ -199,8 +199,8 @@ def recalibrate_runs(cells: Dict[str, List[str]], seeds: Sequence[int],
             res['before_recalibration'] = {k: before[k] for k in keep
                                            if k in before}
             res.update({k: v for k, v in m.items() if k in keep})
-            if 'blend' in before:  # the tower's epoch is training's
-                res['blend']['tower_epoch'] = before['blend']['tower_epoch']
+            if 'blend' in before:  # what only training knew stays
+                res['blend'] = {**before['blend'], **res['blend']}
             res['overrides'] = list(overrides) + [f'trainer.seed={seed}']
             save_json(res, path)
             print(f"== {name}/seed={seed}: recalibrated, test "

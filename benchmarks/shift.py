@@ -225,16 +225,15 @@ def plot(summary: Dict[str, Any], path: str) -> None:
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     scen = list(summary)
+    palette = ['#999', '#7a7', '#57a', '#a75', '#c33', '#e99', '#a5c',
+               '#639', '#3aa', '#d94']
+    colors = {v: palette[i % len(palette)] for i, v in enumerate(VARIANTS)}
     fig, axes = plt.subplots(1, len(scen), figsize=(4.5 * len(scen), 4.4),
                              squeeze=False)
     for ax, s in zip(axes[0], scen):
         names = [v for v in VARIANTS if v in summary[s]]
         vals = [summary[s][v]['HR@10'] for v in names]
         errs = [summary[s][v]['HR@10_std'] for v in names]
-        palette = ['#999', '#7a7', '#57a', '#a75', '#c33', '#e99', '#a5c',
-                   '#639', '#3aa', '#d94']
-        colors = {v: palette[i % len(palette)]
-                  for i, v in enumerate(VARIANTS)}
         ax.bar(range(len(names)), vals, yerr=errs, capsize=3,
                color=[colors[n] for n in names])
         ax.set_xticks(range(len(names)), [n.replace('rmbrec_', 'rmb ')

@@ -136,9 +136,11 @@ class BlendSearch:
             blend.beta[g] = beta
             blend.demote[g] = demote
         sizes = torch.bincount(blend.group, minlength=2).tolist()
-        return {'blend': {'beta': [best[g][1] for g in (0, 1)],
-                          'demote_aux': blend.demote.tolist(),
-                          'users': sizes, 'tower_epoch': self.tower_epoch}}
+        out = {'beta': [best[g][1] for g in (0, 1)],
+               'demote_aux': blend.demote.tolist(), 'users': sizes}
+        if self.tower_state is not None:  # the tower was tracked here
+            out['tower_epoch'] = self.tower_epoch
+        return {'blend': out}
 
 
 class Calibration:
