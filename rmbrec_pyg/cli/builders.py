@@ -24,7 +24,8 @@ from rmbrec_pyg.nn.baselines.base import MultiBehaviorBaseline
 from rmbrec_pyg.regularizers.base import Regularizer
 from rmbrec_pyg.train import distributed
 from rmbrec_pyg.train.config import (FloorConfig, FusionConfig, LossConfig,
-                                     OptimConfig, TrainerConfig)
+                                     OptimConfig, RerankConfig,
+                                     TrainerConfig)
 from rmbrec_pyg.train.extensions import attach_extensions
 from rmbrec_pyg.train.runtime import seed_everything
 from rmbrec_pyg.train.trainer import Trainer
@@ -39,6 +40,7 @@ cs.store(group='optim', name='base_optim', node=OptimConfig)
 cs.store(group='fusion', name='base_fusion', node=FusionConfig)
 cs.store(group='eval', name='base_eval', node=EvalConfig)
 cs.store(group='floor', name='base_floor', node=FloorConfig)
+cs.store(group='rerank', name='base_rerank', node=RerankConfig)
 
 
 def compose_config(overrides: Sequence[str] = (),
@@ -83,6 +85,7 @@ class Settings:
     fusion: FusionConfig
     eval: EvalConfig
     floor: FloorConfig
+    rerank: RerankConfig
 
 
 def configs(cfg: DictConfig) -> Settings:
@@ -92,8 +95,10 @@ def configs(cfg: DictConfig) -> Settings:
                    LossConfig(**plain(cfg.loss)),
                    OptimConfig(**plain(cfg.optim)),
                    FusionConfig(**plain(cfg.fusion)), eval_config(cfg),
-                   FloorConfig(**plain(cfg.floor)))
-    for c in (out.trainer, out.loss, out.optim, out.fusion, out.floor):
+                   FloorConfig(**plain(cfg.floor)),
+                   RerankConfig(**plain(cfg.rerank)))
+    for c in (out.trainer, out.loss, out.optim, out.fusion, out.floor,
+              out.rerank):
         c.validate()
     out.eval.check_monitor(out.trainer.monitor)
     if out.trainer.num_threads > 0:
@@ -215,6 +220,10 @@ def absolute_paths(cfg: DictConfig) -> DictConfig:
     return cfg
 
 
+#: The baselines scored without training (``baseline=...``).
+BASELINE_RULES = ('most_popular', 'aux_first')
+
+
 def build_trainer(cfg: DictConfig, out: Optional[str] = None) -> Trainer:
     r"""Builds data, encoder, regularizers and the :class:`Trainer` from
     :obj:`cfg` (seeded, nothing trained). :obj:`out` is the run dir
@@ -242,30 +251,60 @@ def build_trainer(cfg: DictConfig, out: Optional[str] = None) -> Trainer:
                    settings.loss, settings.optim, out_dir=out,
                    fusion=settings.fusion, run_config=plain(cfg),
                    evaluation=settings.eval, floor=settings.floor,
-                   loggers=build_loggers(cfg, out))
+                   rerank=settings.rerank, loggers=build_loggers(cfg, out))
 
 
 def score_baseline(cfg: DictConfig, out: Optional[str]) -> Dict[str, Any]:
-    r"""Scores a non-trained baseline (``baseline=most_popular``) with the
-    same evaluation as the trained models and writes ``metrics.json``."""
+    r"""Scores a non-trained baseline with the same evaluation as the
+    trained models and writes ``metrics.json`` and ``best.pt`` (so that
+    ``rmbrec-evaluate`` and ``rmbrec-recommend`` take it like a trained
+    run): ``baseline=most_popular``, or ``baseline=aux_first`` (the user's
+    unbought auxiliary items first, then the most popular; its behaviors
+    and order chosen on validation, see :mod:`rmbrec_pyg.train.rules`)."""
     from rmbrec_pyg.data.hetero import edge_type
     from rmbrec_pyg.evaluation import Evaluator
+    from rmbrec_pyg.evaluation.refind import Refind
     from rmbrec_pyg.nn.popularity import MostPopular
+    from rmbrec_pyg.train.checkpoint import save_checkpoint
+    from rmbrec_pyg.train.rules import rule_candidates
     name = str(cfg.baseline)
-    if name != 'most_popular':
-        raise ConfigError(f"'baseline' must be 'most_popular' or null (got "
-                          f'{name!r})')
-    eval_cfg = configs(cfg).eval
+    if name not in BASELINE_RULES:
+        raise ConfigError(f"'baseline' must be one of {BASELINE_RULES} or "
+                          f'null (got {name!r})')
+    settings = configs(cfg)
+    cfg = absolute_paths(cfg)
     data = load_data(cfg)[1]
-    store = data[edge_type(str(data.target))]
-    zu, zi = MostPopular(store.edge_index, int(data['user'].num_nodes),
-                         int(data['item'].num_nodes)).get_embedding()
-    evaluator = Evaluator(data, eval_cfg)
-    res = evaluator(zu, zi)
+    target = str(data.target)
+    model = MostPopular(data[edge_type(target)].edge_index,
+                        int(data['user'].num_nodes),
+                        int(data['item'].num_nodes), target)
+    zu, zi = model.get_embedding()
+    evaluator = Evaluator(data, settings.eval,
+                          required=('val', ) if name == 'aux_first' else ())
+    refind: Optional[Refind] = None
+    rule: Dict[str, Any] = {}
+    if name == 'aux_first':
+        monitor = settings.trainer.monitor
+        scores = {}
+        for label, cand in rule_candidates(data):
+            res = evaluator(zu, zi, ('val', ), bonus=evaluator.bonus(cand))
+            scores[label] = res['val'][monitor]
+            if refind is None or scores[label] > best:
+                best, refind, chosen = scores[label], cand, label
+        rule = {'rule': {'chosen': chosen, 'validation': scores,
+                         'monitor': monitor}}
+        log.info('aux_first on validation %s: %s', monitor, scores)
+    res = evaluator(zu, zi, bonus=evaluator.bonus(refind))
     metrics = {'best_epoch': 0, 'protocol': evaluator.label,
                'valid': res.get('val', {}), 'test': res.get('test', {}),
                'valid_groups': res.get('val_groups'),
-               'test_groups': res.get('test_groups')}
+               'test_groups': res.get('test_groups'), **rule}
     if out is not None:
         write_json(os.path.join(out, 'metrics.json'), metrics)
+        save_checkpoint({
+            'encoder': model.state_dict(), 'config': model.config(),
+            'epoch': 0, 'best': metrics, 'target': target,
+            'ranking': {'demote_aux': False, 'refind': None if refind is None
+                        else refind.to_dict()},
+            'run_config': plain(cfg)}, os.path.join(out, 'best.pt'))
     return metrics

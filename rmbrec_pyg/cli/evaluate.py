@@ -61,6 +61,23 @@ def saved_model(state: Dict[str, Any], data: Any,
     return model, zu, zi
 
 
+def ranking_of(state: Dict[str, Any], model: Any,
+               evaluator: Any) -> Tuple[Any, Any]:
+    r"""How a checkpoint's model ranks, as the run evaluated it:
+    :obj:`(demote_aux, bonus)` for :meth:`~rmbrec_pyg.evaluation.
+    Evaluator.ranks` (auxiliary items last for all users, for a mask of
+    users, or not; the re-finding boost of ``ranking.refind``)."""
+    from rmbrec_pyg.evaluation.refind import Refind
+    ranking = state.get('ranking') or {}
+    bonus = evaluator.bonus(Refind.from_dict(ranking.get('refind')))
+    if bonus is not None:
+        return False, bonus
+    if ranking.get('demote_aux'):
+        return True, None
+    users = model.demote_users()
+    return (False if users is None else users), None
+
+
 def eval_settings(cfg: Any, overrides: Sequence[str]) -> Any:
     r"""The run's ``eval`` group with :obj:`overrides` (``eval.KEY=VALUE``)
     applied, validated."""
@@ -100,9 +117,8 @@ def rescore(run_dir: str, overrides: Sequence[str] = (),
     dev = torch.device(device)
     encoder, zu, zi = saved_model(state, data, dev)
     evaluator = Evaluator(data, settings, dev)
-    demote = True if state.get('ranking', {}).get('demote_aux') else \
-        encoder.demote_users()
-    res = evaluator(zu, zi, demote_aux=False if demote is None else demote)
+    demote, bonus = ranking_of(state, encoder, evaluator)
+    res = evaluator(zu, zi, demote_aux=demote, bonus=bonus)
     return {'run_dir': os.path.abspath(run_dir), 'checkpoint': path,
             'epoch': state.get('epoch'), 'protocol': evaluator.label,
             'valid': res.get('val', {}), 'test': res.get('test', {}),

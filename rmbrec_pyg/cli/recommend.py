@@ -76,7 +76,7 @@ def recommend(checkpoint: str, k: int, output: str,
               device: str = 'cpu') -> int:
     r"""Writes ``user,rank,item,score`` rows and returns their number."""
     from rmbrec_pyg.cli.builders import load_data
-    from rmbrec_pyg.cli.evaluate import run_config, saved_model
+    from rmbrec_pyg.cli.evaluate import ranking_of, run_config, saved_model
     from rmbrec_pyg.utils.io import write_text
     if k <= 0:
         raise ConfigError(f"'k' needs to be a positive integer (got {k})")
@@ -87,10 +87,11 @@ def recommend(checkpoint: str, k: int, output: str,
     enc, zu, zi = saved_model(state, data, dev)
     # The same masking and ranking options as the evaluation of the run.
     evaluator = Evaluator(data, device=dev)
-    users_mask = enc.demote_users()  # a target floor's per-group choice
-    demote = (evaluator.demote_index() if state.get('ranking', {}).get(
-        'demote_aux') else None if users_mask is None else
-        evaluator.demote_index(users_mask))
+    demote_aux, bonus = ranking_of(state, enc, evaluator)
+    demote = bonus if bonus is not None else (
+        evaluator.demote_index() if demote_aux is True else
+        evaluator.demote_index(demote_aux)
+        if isinstance(demote_aux, torch.Tensor) else None)
     maps = id_maps(cfg)
     users = (read_users(users_file, enc.num_users,
                         None if maps is None else maps['user'])

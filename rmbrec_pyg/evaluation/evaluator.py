@@ -12,10 +12,12 @@ from torch_geometric.data import HeteroData
 
 from rmbrec_pyg.data.errors import ConfigError
 from rmbrec_pyg.data.hetero import edge_type
+from rmbrec_pyg.evaluation.bonus import ScoreBonus
 from rmbrec_pyg.evaluation.config import EvalConfig, parse_negatives
 from rmbrec_pyg.evaluation.exclusion import ExclusionIndex
 from rmbrec_pyg.evaluation.metrics import RankedLists, ranking_metrics
 from rmbrec_pyg.evaluation.ranking import topk_ranks
+from rmbrec_pyg.evaluation.refind import Refind
 from rmbrec_pyg.evaluation.sampled import draw_negatives, sampled_ranks
 from rmbrec_pyg.utils.keys import pair_keys
 
@@ -134,6 +136,9 @@ class Evaluator:
                               'cold': (degree[v[0]] == 0).to(self.device)}
         self._demote: Optional[ExclusionIndex] = None
         self._negatives: Dict[str, Tensor] = {}
+        self._data = data
+        self._bonus: Dict[str, ScoreBonus] = {}
+        self._groups: Dict[float, Tensor] = {}
 
     @property
     def label(self) -> str:
@@ -156,6 +161,30 @@ class Evaluator:
                                           self.num_users).to(self.device)
         return self._demote
 
+    def user_groups(self, threshold: float) -> Tensor:
+        r""":obj:`[U]` the user groups of a re-finding boost (see
+        :func:`~rmbrec_pyg.evaluation.refind.user_groups`), computed once
+        per threshold."""
+        if threshold not in self._groups:
+            from rmbrec_pyg.evaluation.refind import user_groups
+            self._groups[threshold] = user_groups(self._data, threshold)
+        return self._groups[threshold]
+
+    def bonus(self, refind: Optional[Refind]) -> Optional[ScoreBonus]:
+        r"""The :class:`~rmbrec_pyg.evaluation.bonus.ScoreBonus` of a
+        re-finding boost on this data (:obj:`None` for none, or one that
+        adds nothing), built once per boost."""
+        if refind is None or not refind.active:
+            return None
+        key = repr((refind.behaviors, refind.values, refind.threshold,
+                    refind.reduce))
+        if key not in self._bonus:
+            if len(self._bonus) > 64:
+                self._bonus.clear()
+            self._bonus[key] = refind.index(
+                self._data, self.device, self.user_groups(refind.threshold))
+        return self._bonus[key]
+
     def negatives(self, split: str) -> Tensor:
         r"""The sampled negatives of a split's pairs, drawn once (seeded
         with ``config.seed`` and the split)."""
@@ -173,23 +202,34 @@ class Evaluator:
 
     def ranks(self, user_emb: Tensor, item_emb: Tensor,
               splits: Sequence[str] = SPLITS,
-              demote_aux: Union[bool, Tensor] = False) -> Dict[str, Tensor]:
+              demote_aux: Union[bool, Tensor] = False,
+              bonus: Optional[ScoreBonus] = None) -> Dict[str, Tensor]:
         r"""The rank of every held-out pair of :obj:`splits` (resolved up
         to the largest cut-off under full ranking). :obj:`demote_aux` ranks
         the auxiliary items of every user (:obj:`True`) or of the users of a
-        :obj:`[U]` mask after all others."""
+        :obj:`[U]` mask after all others; :obj:`bonus` (see :meth:`bonus`)
+        adds its values to the scores of its pairs instead."""
         cfg = self.config
         labels = {s: self.labels[s] for s in splits if s in self.labels}
-        if cfg.negatives is not None:
-            return {s: sampled_ranks(user_emb, item_emb, v,
-                                     self.negatives(s),
-                                     cfg.protocol == 'user')
-                    for s, v in labels.items()}
-        demote = None
+        demote: Optional[ExclusionIndex] = None
         if isinstance(demote_aux, Tensor):
             demote = self.demote_index(demote_aux)
         elif demote_aux:
             demote = self.demote_index()
+        if bonus is not None:
+            if demote is not None:
+                raise ValueError('a score bonus replaces demote_aux: give '
+                                 'one or the other')
+            demote = bonus
+        if cfg.negatives is not None:
+            if bonus is not None:
+                raise ConfigError("'eval.negatives' (sampled ranking) "
+                                  "cannot apply the model's re-finding "
+                                  'boost; use full ranking')
+            return {s: sampled_ranks(user_emb, item_emb, v,
+                                     self.negatives(s),
+                                     cfg.protocol == 'user')
+                    for s, v in labels.items()}
         return topk_ranks(user_emb, item_emb, labels, max(cfg.ks),
                           self.exclude, cfg.batch_size, cfg.precision,
                           demote, self.candidates, cfg.clusters)
@@ -197,14 +237,15 @@ class Evaluator:
     @torch.no_grad()
     def __call__(self, user_emb: Tensor, item_emb: Tensor,
                  splits: Sequence[str] = SPLITS,
-                 demote_aux: Union[bool, Tensor] = False) -> Dict[str, Any]:
+                 demote_aux: Union[bool, Tensor] = False,
+                 bonus: Optional[ScoreBonus] = None) -> Dict[str, Any]:
         r"""Returns the metrics of every split in :obj:`splits` and, as
         ``'<split>_groups'``, those of its groups (:func:`group_metrics`).
         """
         cfg = self.config
         out: Dict[str, Any] = {}
-        for s, r in self.ranks(user_emb, item_emb, splits,
-                               demote_aux).items():
+        for s, r in self.ranks(user_emb, item_emb, splits, demote_aux,
+                               bonus).items():
             lists = ranked_lists(r, self.labels[s], cfg.protocol)
             out[s] = ranking_metrics(lists, cfg.ks, metrics=cfg.metrics)
             out[f'{s}_groups'] = group_metrics(lists, self.groups[s], cfg.ks,

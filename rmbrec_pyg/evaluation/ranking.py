@@ -8,6 +8,7 @@ from typing import Dict, Optional, Tuple
 import torch
 from torch import Tensor
 
+from rmbrec_pyg.evaluation.bonus import ScoreBonus
 from rmbrec_pyg.evaluation.exclusion import ExclusionIndex
 from rmbrec_pyg.evaluation.prepass import certified_misses
 
@@ -92,7 +93,10 @@ def _masked_scores(user_emb: Tensor, item_t: Tensor, chunk: Tensor,
         s = user_emb[chunk] @ item_t
     else:  # reuse one score buffer: no fresh pages for every batch
         s = torch.mm(user_emb[chunk], item_t, out=buf[:chunk.numel()])
-    if demote is not None:
+    if isinstance(demote, ScoreBonus):
+        row, col, val = demote.gather_values(chunk)
+        s[row, col] += val.to(s.dtype)
+    elif demote is not None:
         row, col = demote.gather(chunk)
         s[row, col] -= _DEMOTE_OFFSET
     if exclude is not None:
@@ -123,7 +127,9 @@ def topk_items(user_emb: Tensor, item_emb: Tensor, users: Tensor, k: int,
     computation.
 
     :obj:`demote` lists per user items ranked after all others (but before
-    the excluded ones); it needs :obj:`precision='fp32'`.
+    the excluded ones), or is a :class:`~rmbrec_pyg.evaluation.bonus.
+    ScoreBonus` whose values are added to the scores of its pairs; either
+    needs :obj:`precision='fp32'` (set here).
 
     Returns:
         :obj:`(items, scores)`, both :obj:`[len(users), k]`; masked slots

@@ -17,7 +17,10 @@ def model_from_config(config: Mapping[str, Any]) -> Module:
     name = config.get('model')
     if name is None:
         return MultiBehaviorEncoder.from_config(config)
+    if name == 'MostPopular':  # not trained: the rules of the harness
+        from rmbrec_pyg.nn.popularity import MostPopular
+        return MostPopular.from_config(config)
     if name not in BASELINES:
         raise ValueError(f"Could not resolve model '{name}' among choices "
-                         f'{sorted(BASELINES)}')
+                         f"{sorted(BASELINES) + ['MostPopular']}")
     return BASELINES[name].from_config(config)

@@ -1,17 +1,42 @@
 r"""Choices made after training, on validation only, on the selected model:
-adaptive fusion's target mix (:class:`FusionSearch`) and the target floor's
+adaptive fusion's target mix (:class:`FusionSearch`), the target floor's
 per-group blend (:class:`BlendSearch`), each with whether to rank auxiliary
-items last. The choices become part of the model (its state) or of
-``best.pt``'s ``ranking`` entry, so that every tool ranks as evaluated."""
+items last, and the re-finding boost of the user's unbought auxiliary items
+(:class:`RefindSearch`). The choices become part of the model (its state)
+or of ``best.pt``'s ``ranking`` entry, so that every tool ranks as
+evaluated."""
 import copy
 import logging
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
+from torch import Tensor
 
 from rmbrec_pyg.evaluation import ranked_lists, ranking_metrics
+from rmbrec_pyg.evaluation.refind import GROUP_NAMES, Refind
+from rmbrec_pyg.train.checkpoint import ranking_options
 
 log = logging.getLogger('rmbrec_pyg')
+
+
+def group_scores(trainer: Any, group: Tensor, demote: Any = False,
+                 refind: Optional[Refind] = None) -> Dict[Any, float]:
+    r"""The monitored validation metric of the trainer's current model,
+    for all users (``'all'``) and for each group of the :obj:`[U]`
+    :obj:`group` (0 and 1), from one ranking pass (ranking auxiliary items
+    last with :obj:`demote`, or with the boost :obj:`refind`)."""
+    ev, monitor = trainer.evaluator, trainer.config.monitor
+    metric, k = monitor.split('@')
+    labels = ev.labels['val']
+    pair_group = group.to(labels.device)[labels[0]]
+    lists = ranked_lists(ev.ranks(*trainer.embeddings(), ('val', ), demote,
+                                  ev.bonus(refind))['val'], labels,
+                         ev.config.protocol)
+    out: Dict[Any, float] = {
+        g: ranking_metrics(lists, [int(k)], pair_group == g,
+                           [metric])[monitor] for g in (0, 1)}
+    out['all'] = ranking_metrics(lists, [int(k)], None, [metric])[monitor]
+    return out
 
 
 def copy_state(module: torch.nn.Module) -> Dict[str, Any]:
@@ -83,19 +108,7 @@ class BlendSearch:
     @staticmethod
     def _scores(trainer: Any, demote: bool = False) -> Dict[Any, float]:
         # The monitored validation metric, overall and per user group.
-        ev, monitor = trainer.evaluator, trainer.config.monitor
-        metric, k = monitor.split('@')
-        labels, group = ev.labels['val'], trainer.encoder.blend.group
-        pair_group = group[labels[0]]
-        lists = ranked_lists(ev.ranks(*trainer.embeddings(), ('val', ),
-                                      demote)['val'], labels,
-                             ev.config.protocol)
-        out: Dict[Any, float] = {
-            g: ranking_metrics(lists, [int(k)], pair_group == g,
-                               [metric])[monitor] for g in (0, 1)}
-        out['all'] = ranking_metrics(lists, [int(k)], None,
-                                     [metric])[monitor]
-        return out
+        return group_scores(trainer, trainer.encoder.blend.group, demote)
 
     def track(self, trainer: Any) -> Dict[str, Any]:
         r"""Scores both tracks at an evaluation, keeps the tower's best
@@ -143,6 +156,125 @@ class BlendSearch:
         return {'blend': out}
 
 
+def score_scale(user_emb: Tensor, item_emb: Tensor, users: Tensor,
+                sample: int = 1024) -> Tuple[float, float]:
+    r"""Two scales of a model's scores: the spread (the mean over up to
+    :obj:`sample` of :obj:`users` of the standard deviation of their scores
+    over all items) and a value larger than any difference of two scores
+    of one user (:math:`2 \max_u \|\mathbf{z}_u\| \max_i
+    \|\mathbf{z}_i\| + 1`), which puts what it is added to first."""
+    users = torch.unique(users)[:sample]
+    spread = float((user_emb[users] @ item_emb.t()).std(dim=1).mean())
+    first = 2.0 * float(user_emb.norm(dim=-1).max()) * float(
+        item_emb.norm(dim=-1).max()) + 1.0
+    return spread, first
+
+
+class RefindSearch:
+    r"""Chooses the re-finding boost (:class:`~rmbrec_pyg.evaluation.refind.
+    Refind`) of the selected model on validation: for every auxiliary
+    behavior of the data in turn (:obj:`config.rounds` passes, the other
+    behaviors fixed), and per group of users, the value added to the scores
+    of the user's unbought items of that behavior, among 0, the
+    :obj:`config.multipliers` of the model's score spread, "always first"
+    and "always last" (:func:`score_scale`). Ties keep the smaller change,
+    so a behavior that does not help stays off. It replaces the other
+    searches' choice of ranking auxiliary items last, which it includes.
+    With a target floor, the floor's blend is then chosen again under the
+    boost: the boosted items come first, and the blend orders the rest.
+
+    Args:
+        config (RerankConfig): The search's settings.
+        betas (List[float], optional): The floor's blends, to choose again.
+    """
+    def __init__(self, config: Any,
+                 betas: Optional[List[float]] = None) -> None:
+        self.config = config
+        self.betas = list(betas or [])
+
+    def grid(self, spread: float, first: float) -> List[Tuple[Any, float]]:
+        r"""The candidate values, as (label, value), smallest change
+        first."""
+        out: List[Tuple[Any, float]] = [(0.0, 0.0)]
+        out += [(float(m), float(m) * spread)
+                for m in sorted(self.config.multipliers)]
+        if self.config.first:
+            out.append(('first', first))
+        if self.config.demote:
+            out.append(('last', -first))
+        return out
+
+    def __call__(self, trainer: Any) -> Optional[Dict[str, Any]]:
+        data, cfg = trainer.data, self.config
+        target = str(data.target)
+        behaviors = [b for b in data.behaviors if b != target]
+        if not behaviors:
+            return None
+        trainer.refind = None
+        blend = getattr(trainer.encoder, 'blend', None)
+        if blend is not None:
+            blend.demote.fill_(False)
+        ev = trainer.evaluator
+        group = ev.user_groups(cfg.threshold) if cfg.per_group else \
+            torch.zeros(ev.num_users, dtype=torch.long)
+        zu, zi = trainer.embeddings()
+        spread, first = score_scale(zu, zi, ev.labels['val'][0])
+        grid = self.grid(spread, first)
+        values = [[0.0] * len(behaviors) for _ in range(2)]
+        labels: List[List[Any]] = [[0.0] * len(behaviors) for _ in range(2)]
+
+        def boost() -> Refind:
+            return Refind(behaviors, [list(v) for v in values],
+                          cfg.threshold, 'sum')
+
+        for _ in range(cfg.rounds if len(behaviors) > 1 else 1):
+            for j in range(len(behaviors)):
+                best: Dict[int, Tuple[float, Any, float]] = {}
+                for label, v in grid:
+                    for g in (0, 1):
+                        values[g][j] = v
+                    scores = group_scores(trainer, group, refind=boost())
+                    for g in (0, 1):
+                        if g not in best or scores[g] > best[g][0]:
+                            best[g] = (scores[g], label, v)
+                for g in (0, 1):
+                    values[g][j], labels[g][j] = best[g][2], best[g][1]
+        chosen: Dict[str, Any] = {
+            'spread': spread, 'first': first,
+            'multipliers': {GROUP_NAMES[g]: dict(zip(behaviors, labels[g]))
+                            for g in (0, 1)},
+            'users': torch.bincount(group, minlength=2).tolist()}
+        if not cfg.per_group:
+            values[1], labels[1] = values[0], labels[0]
+        refind = Refind(behaviors, values, cfg.threshold, 'sum', chosen)
+        trainer.refind = refind
+        out: Dict[str, Any] = {'demote_aux': False}
+        if blend is not None and cfg.rechoose_blend and self.betas:
+            out['blend'] = self._rechoose_blend(trainer, blend, refind)
+        out['refind'] = refind.to_dict()
+        log.info('re-finding boost on validation: %s',
+                 chosen['multipliers'])
+        return out
+
+    def _rechoose_blend(self, trainer: Any, blend: Any,
+                        refind: Refind) -> Dict[str, Any]:
+        # The floor's blend per group of the floor, under the boost.
+        scores = group_scores(trainer, blend.group, refind=refind)
+        best = {g: (scores[g], float(blend.beta[g])) for g in (0, 1)}
+        for beta in self.betas:
+            blend.set_beta(beta)
+            scores = group_scores(trainer, blend.group, refind=refind)
+            for g in (0, 1):
+                if g not in best or scores[g] > best[g][0]:
+                    best[g] = (scores[g], beta)
+        for g, (_, beta) in best.items():
+            blend.beta[g] = beta
+        return {'beta': [best[g][1] for g in (0, 1)],
+                'demote_aux': blend.demote.tolist(),
+                'users': torch.bincount(blend.group, minlength=2).tolist(),
+                'under_refind': True}
+
+
 class Calibration:
     r"""Runs the searches, in order, on the selected model (kept by
     :meth:`remember`, or read back from ``best.pt`` after a resume), then
@@ -170,14 +302,19 @@ class Calibration:
             return
         current = copy_state(encoder)
         encoder.load_state_dict(state)
-        if encoder.blend is not None:
+        if getattr(encoder, 'blend', None) is not None:
             # As during training: the searches before the blend's see the
             # model alone (a best.pt read back holds an earlier blend).
             encoder.blend.set_beta(0.0)
             encoder.blend.demote.fill_(False)
+        trainer.refind = None
         choices: Dict[str, Any] = {}
         for search in self.searches:
-            choices.update(search(trainer) or {})
+            for key, value in (search(trainer) or {}).items():
+                if isinstance(value, dict) and isinstance(choices.get(key),
+                                                          dict):
+                    value = {**choices[key], **value}  # a later choice
+                choices[key] = value
         if not choices:
             encoder.load_state_dict(current)
             return
@@ -191,22 +328,24 @@ class Calibration:
         saved = trainer.checkpoints.load('best.pt')
         if saved is not None:
             saved.update(encoder=encoder.state_dict(), best=trainer.best,
-                         ranking={'demote_aux': bool(
-                             trainer.best.get('demote_aux'))})
+                         ranking=ranking_options(trainer))
             trainer.checkpoints.save_best(saved)
         encoder.load_state_dict(current)
 
 
-def make_calibration(encoder: Any, fusion: Any, floor: Any
-                     ) -> Optional[Calibration]:
+def make_calibration(encoder: Any, fusion: Any, floor: Any,
+                     rerank: Any = None) -> Optional[Calibration]:
     r"""The calibration a model needs: adaptive fusion's target mix (with
-    ``fusion.calibrate``) and the target floor's blend; :obj:`None` when
-    there is nothing to choose."""
+    ``fusion.calibrate``), the target floor's blend and the re-finding
+    boost (``rerank.mode='refind'``, any model); :obj:`None` when there is
+    nothing to choose."""
     searches: List[Any] = []
-    if encoder.fusion is not None and fusion.calibrate:
+    if getattr(encoder, 'fusion', None) is not None and fusion.calibrate:
         searches.append(FusionSearch(fusion.alphas, fusion.demote_aux))
-    if encoder.blend is not None:
+    if getattr(encoder, 'blend', None) is not None:
         searches.append(BlendSearch(floor.betas, floor.demote_aux))
+    if rerank is not None and rerank.mode == 'refind':
+        searches.append(RefindSearch(rerank, floor.betas))
     return Calibration(searches) if searches else None
 
 

@@ -113,6 +113,14 @@ def restore_training_state(trainer: Any, state: Dict[str, Any]) -> None:
     trainer.writer.history[:] = list(state['history'])
 
 
+def ranking_options(trainer: Any) -> Dict[str, Any]:
+    r"""``best.pt``'s ``ranking`` entry: how every tool ranks the selected
+    model (auxiliary items last for every user, the re-finding boost)."""
+    refind = getattr(trainer, 'refind', None)
+    return {'demote_aux': bool(trainer.best.get('demote_aux')),
+            'refind': None if refind is None else refind.to_dict()}
+
+
 def best_model_state(trainer: Any) -> Dict[str, Any]:
     r"""What ``best.pt`` holds: the selected model (encoder weights, fusion
     included, and its configuration), its metrics, its ranking options and
@@ -120,7 +128,7 @@ def best_model_state(trainer: Any) -> Dict[str, Any]:
     return {'encoder': trainer.encoder.state_dict(), 'epoch': trainer.epoch,
             'best': trainer.best, 'config': trainer.encoder.config(),
             'target': str(trainer.data.target),
-            'ranking': {'demote_aux': bool(trainer.best.get('demote_aux'))},
+            'ranking': ranking_options(trainer),
             'run_config': trainer.run_config}
 
 

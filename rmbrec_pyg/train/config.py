@@ -242,3 +242,52 @@ class FloorConfig:
         if not 0.0 <= self.threshold <= 1.0:
             raise ConfigError(f"'floor.threshold' must lie in [0, 1] (got "
                               f'{self.threshold})')
+
+
+@dataclass
+class RerankConfig:
+    r"""The re-finding boost (:class:`~rmbrec_pyg.evaluation.refind.
+    Refind`): after training, on validation only, a value added to the
+    scores of a user's unbought items of each auxiliary behavior, per group
+    of users (:class:`~rmbrec_pyg.train.calibration.RefindSearch`).
+
+    Attributes:
+        mode: ``'none'`` or ``'refind'``.
+        multipliers: The finite values tried, in units of the model's
+            score spread (the mean over validation users of the standard
+            deviation of their scores over all items).
+        first: Also try "always first" (a value larger than any score
+            difference).
+        demote: Also try "always last" (the negative of that).
+        threshold: The user groups (see :func:`~rmbrec_pyg.evaluation.
+            refind.user_groups`); the same default as ``floor.threshold``.
+        per_group: One choice per group of users (else one for all).
+        rounds: Passes of the search over the behaviors (one value per
+            behavior at a time, the others fixed).
+        rechoose_blend: With the target floor, choose its blend again
+            under the chosen boost (the tower then orders what the boost
+            leaves, the discovery slots).
+    """
+    mode: str = 'none'
+    multipliers: List[float] = field(
+        default_factory=lambda: [0.25, 0.5, 1.0, 2.0, 4.0])
+    first: bool = True
+    demote: bool = True
+    threshold: float = 0.01
+    per_group: bool = True
+    rounds: int = 2
+    rechoose_blend: bool = True
+
+    def validate(self) -> None:
+        if self.mode not in ('none', 'refind'):
+            raise ConfigError(f"'rerank.mode' must be 'none' or 'refind' "
+                              f'(got {self.mode!r})')
+        if any(m <= 0 for m in self.multipliers):
+            raise ConfigError(f"'rerank.multipliers' must be positive (got "
+                              f'{list(self.multipliers)})')
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ConfigError(f"'rerank.threshold' must lie in [0, 1] (got "
+                              f'{self.threshold})')
+        if self.rounds <= 0:
+            raise ConfigError(f"'rerank.rounds' must be positive (got "
+                              f'{self.rounds})')

@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 
 from rmbrec_pyg.data.hetero import edge_index_dict_of
 from rmbrec_pyg.evaluation import SPLITS, EvalConfig, Evaluator
+from rmbrec_pyg.evaluation.refind import Refind
 from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
 from rmbrec_pyg.nn.baselines.base import MultiBehaviorBaseline
 from rmbrec_pyg.objective import ModelObjective, Objective
@@ -25,7 +26,8 @@ from rmbrec_pyg.train.checkpoint import (RunCheckpoints, best_model_state,
                                          restore_training_state,
                                          training_state)
 from rmbrec_pyg.train.config import (FloorConfig, FusionConfig, LossConfig,
-                                     OptimConfig, TrainerConfig)
+                                     OptimConfig, RerankConfig,
+                                     TrainerConfig)
 from rmbrec_pyg.train.epoch_terms import EpochTerms
 from rmbrec_pyg.train.extensions import attach_extensions, extension_row
 from rmbrec_pyg.train.optim import build_optimizer
@@ -65,6 +67,8 @@ class Trainer:
         floor (FloorConfig): The target floor (a target-only tower and a
             per-user blend) settings.
         evaluation (EvalConfig): The evaluation protocol and its settings.
+        rerank (RerankConfig): The re-finding boost, chosen on validation
+            after training (any model).
         run_config (dict, optional): The run's configuration as plain data,
             stored in ``best.pt``.
         loggers (Sequence[RunLogger]): More trackers for every epoch.
@@ -80,12 +84,14 @@ class Trainer:
                  run_config: Optional[Dict[str, Any]] = None,
                  loggers: Sequence[RunLogger] = (),
                  evaluation: Optional[EvalConfig] = None,
-                 floor: Optional[FloorConfig] = None) -> None:
+                 floor: Optional[FloorConfig] = None,
+                 rerank: Optional[RerankConfig] = None) -> None:
         self.config = cfg = config or TrainerConfig()
         loss, optim = loss or LossConfig(), optim or OptimConfig()
         fusion, evaluation = fusion or FusionConfig(), evaluation or EvalConfig()
         floor = floor or FloorConfig()
-        for c in (cfg, loss, optim, fusion, evaluation, floor):
+        rerank = rerank or RerankConfig()
+        for c in (cfg, loss, optim, fusion, evaluation, floor, rerank):
             c.validate()
         evaluation.check_monitor(cfg.monitor)
         self.device = resolve_device(cfg.device)
@@ -135,7 +141,9 @@ class Trainer:
             {k: r.weight for k, r in self.objective.regularizers.items()},
             cfg.monitor, evaluation.label, loggers)
         self.history = self.writer.history  # one row per epoch
-        self.calibration = make_calibration(encoder, fusion, floor)
+        self.calibration = make_calibration(encoder, fusion, floor, rerank)
+        # The re-finding boost of the selected model, once chosen.
+        self.refind: Optional[Refind] = None
         self.epoch = 0
         self.best: Dict[str, Any] = {'epoch': -1, 'score': -math.inf,
                                      'valid': {}, 'test': {}}
@@ -182,10 +190,14 @@ class Trainer:
                  demote_aux: bool = False) -> Dict[str, Any]:
         r"""Metrics of the current model on the held-out splits (see
         :class:`~rmbrec_pyg.evaluation.Evaluator`), ranking auxiliary items
-        last for every user (:obj:`demote_aux`) or as the model says."""
+        last for every user (:obj:`demote_aux`) or as the model says, and
+        with the re-finding boost once one is chosen (:attr:`refind`)."""
+        bonus = self.evaluator.bonus(self.refind)
         demote = True if demote_aux else self.encoder.demote_users()
+        if bonus is not None:
+            demote = None  # the boost holds the choice of demoting
         return self.evaluator(*self.embeddings(), splits,
-                              False if demote is None else demote)
+                              False if demote is None else demote, bonus)
 
     def state_dict(self) -> Dict[str, Any]:
         r"""Everything needed to resume (``last.pt``)."""
@@ -254,6 +266,8 @@ class Trainer:
         ``best.pt``) as this trainer's best model: evaluates it and, with
         adaptive fusion, keeps it for calibration. Returns :meth:`metrics`."""
         load_encoder_state(self.encoder, state['encoder'])
+        self.refind = Refind.from_dict(
+            (state.get('ranking') or {}).get('refind'))
         self._record_best(int(state.get('epoch', -1)), self.evaluate())
         return self.metrics()
 
