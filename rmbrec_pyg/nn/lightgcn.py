@@ -1,5 +1,7 @@
 from typing import Any, Dict, Optional
 
+import weakref
+
 import torch
 from torch import Tensor
 from torch.nn import Module
@@ -80,17 +82,22 @@ class MultiBehaviorLightGCN(Module):
         self.encoder.reset_parameters()
 
     def _target_adjacency(self, edge_index: Adj) -> Any:
-        # Normalise the target graph once per distinct edge_index.
-        key = (edge_index.data_ptr(), tuple(edge_index.shape),
-               str(edge_index.device))
-        if self._cache.get('key') != key:
+        # Normalise the target graph once per edge_index: the same tensor
+        # object (a weak reference, so a new tensor at a freed address is
+        # not taken for it) at the same version (an in-place edit bumps
+        # it).
+        ref = self._cache.get('ref')
+        if ref is None or ref() is not edge_index or \
+                self._cache.get('version') != edge_index._version:
             u, v = edge_index
             users = torch.where(u < self.num_users, u, v)
             items = torch.where(u < self.num_users, v, u) - self.num_users
             keys = torch.unique(users * self.num_items + items)
             pairs = torch.stack([keys // self.num_items,
                                  keys % self.num_items])
-            self._cache = {'key': key, 'adj': MultiBehaviorEncoder
+            self._cache = {'ref': weakref.ref(edge_index),
+                           'version': edge_index._version,
+                           'adj': MultiBehaviorEncoder
                            .build_adjacency({self.target: pairs},
                                             self.num_users, self.num_items,
                                             device=edge_index.device)

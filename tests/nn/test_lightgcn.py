@@ -57,3 +57,21 @@ def test_recommend_and_links():
     with pytest.raises(ValueError, match="'edge_weight' is not supported"):
         model.get_embedding(edge_index, torch.ones(edge_index.size(1)))
     assert 'MultiBehaviorLightGCN(80, 8, num_layers=2' in repr(model)
+
+
+def test_target_graph_cache_never_serves_a_stale_graph():
+    data = SyntheticMultiBehaviorDataset(num_users=60, num_items=40)[0]
+    model = MultiBehaviorLightGCN(data, embedding_dim=8, num_layers=2)
+    model.eval()
+    tr = data['user', str(data.target), 'item'].edge_index.clone()
+    tr[1] += 60  # PyG's homogeneous node ids: items after users
+    n = tr.size(1) // 3
+    sub = tr[:, :n].clone()
+    with torch.no_grad():
+        a = model.get_embedding(sub)
+        assert torch.equal(a, model.get_embedding(sub))  # cached, same
+        sub.copy_(tr[:, n:2 * n])  # edited in place
+        b = model.get_embedding(sub)
+        fresh = model.get_embedding(tr[:, n:2 * n].clone())
+    assert not torch.equal(a, b)
+    assert torch.equal(b, fresh)
