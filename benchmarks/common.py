@@ -230,6 +230,14 @@ def aggregate(runs: Dict[str, Any], split: str = 'test'
         entry['train_seconds'] = mean_std([r['train_seconds']
                                            for r in rs])[0]
         entry['protocol'] = protocols(rs)
+        # Re-finding (the held-out item was seen under an auxiliary
+        # behavior: 'aux') and discovery ('direct'), where every run has
+        # them (runs older than the groups do not).
+        groups = [r.get(f'{split}_groups') or {} for r in rs]
+        entry['groups'] = {
+            g: mean_std([x[g]['HR@10'] for x in groups])[0]
+            for g in ('aux', 'direct')
+            if all(g in x and 'HR@10' in x[g] for x in groups)}
         out[name] = entry
     return out
 

@@ -285,11 +285,12 @@ def score_baseline(cfg: DictConfig, out: Optional[str]) -> Dict[str, Any]:
     rule: Dict[str, Any] = {}
     if name == 'aux_first':
         monitor = settings.trainer.monitor
-        scores = {}
+        scores: Dict[str, float] = {}
+        best, chosen = -float('inf'), ''
         for label, cand in rule_candidates(data):
             res = evaluator(zu, zi, ('val', ), bonus=evaluator.bonus(cand))
             scores[label] = res['val'][monitor]
-            if refind is None or scores[label] > best:
+            if scores[label] > best:  # ties keep the plainer rule
                 best, refind, chosen = scores[label], cand, label
         rule = {'rule': {'chosen': chosen, 'validation': scores,
                          'monitor': monitor}}
