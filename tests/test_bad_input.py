@@ -115,13 +115,26 @@ def _mutate(case, root):
         with open(p('cart.txt'), 'wb') as f:
             f.write(b'1 1\n\xff\xfe 2\n')
         return ['cart.txt', 'not readable UTF-8']
+    if case == 'validation is test':
+        with open(p('test.txt')) as f:
+            text = f.read()
+        with open(p('validation.txt'), 'w') as f:
+            f.write(text)
+        return ['test.txt, line 1', '3 test pair(s) also in validation.txt',
+                'selected on the test set']
+    if case == 'txt and txt.gz':
+        with open(p('buy.txt')) as f:
+            text = f.read()
+        with gzip.open(p('buy.txt.gz'), 'wt') as f:
+            f.write(text.replace('1 2', '1 5'))
+        return ['buy.txt.gz', 'both buy.txt and buy.txt.gz', 'keep one']
     raise AssertionError(case)
 
 
 FOLDER_CASES = ['no validation', 'misnamed valid.txt', 'no test', 'leak',
                 'corrupt gz', 'truncated gz', 'malformed line',
                 'id out of range', 'bad count.txt', 'empty behavior',
-                'not utf-8']
+                'not utf-8', 'validation is test', 'txt and txt.gz']
 
 
 @pytest.mark.parametrize('case', FOLDER_CASES)

@@ -87,10 +87,27 @@ def load_folder(root: str, behaviors: Optional[Sequence[str]] = None,
         if path is not None and not allow_leak:
             _check_leak(path, splits[name], edges[target], num_items,
                         find_file(root, target) or target)
+    if splits['validation'] is not None and splits['test'] is not None:
+        _check_overlap(find_file(root, 'test') or 'test.txt',
+                       splits['test'], splits['validation'], num_items)
     return build_hetero_data(num_users, num_items, edges, target,
                              val=splits['validation'],
                              test=splits['test'], behaviors=behaviors,
                              source=root)
+
+
+def _check_overlap(path: str, test: np.ndarray, val: np.ndarray,
+                   num_items: int) -> None:
+    # Test pairs that are also validation pairs: the model would be
+    # selected on the test set.
+    same = np.isin(pair_keys(test, num_items), pair_keys(val, num_items))
+    if not same.any():
+        return
+    u, i = (int(x) + 1 for x in test[:, int(np.argmax(same))])
+    raise DatasetFormatError(
+        path, f'{int(same.sum())} test pair(s) also in validation.txt, e.g. '
+        f"'{u} {i}': the model would be selected on the test set (hold out "
+        'different pairs for validation and test)', find_line(path, u, i))
 
 
 def _check_leak(path: str, heldout: np.ndarray, train: np.ndarray,

@@ -27,12 +27,15 @@ RESERVED_PREFIXES = ('train', 'val', 'test', 'count')
 
 def find_file(root: str, name: str) -> Optional[str]:
     r"""Returns the path of ``<name>.txt`` or ``<name>.txt.gz`` in
-    :obj:`root`, or :obj:`None` if neither exists."""
-    for suffix in ('.txt', '.txt.gz'):
-        path = osp.join(root, name + suffix)
-        if osp.isfile(path):
-            return path
-    return None
+    :obj:`root`, or :obj:`None` if neither exists. Both at once is an
+    error: which one holds the data is not ours to guess."""
+    found = [osp.join(root, name + suffix) for suffix in ('.txt', '.txt.gz')
+             if osp.isfile(osp.join(root, name + suffix))]
+    if len(found) > 1:
+        raise DatasetFormatError(
+            found[1], f"both {name}.txt and {name}.txt.gz are in the "
+            'folder: keep one of them')
+    return found[0] if found else None
 
 
 def _read_text(path: str) -> str:
