@@ -406,3 +406,27 @@ def test_recommend_ranks_as_the_run_was_evaluated(tmp_path):
             assert not set(mine) & aux.get(u, set()), u
             checked += 1
     assert checked > 30
+
+
+def test_resume_refuses_settings_it_cannot_honour(tmp_path):
+    run = tmp_path / 'run'
+    base = ['data.num_users=80', 'data.num_items=60', 'trainer.batch_size=64',
+            'encoder.embedding_dim=8', 'trainer.progress=false',
+            f'hydra.run.dir={run}']
+    res = _run('rmbrec_pyg.cli.train', base + ['trainer.max_epochs=1'],
+               tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    saved = (run / 'config_resolved.yaml').read_text()
+    for change, key in ((['optim.lr=0.5'], 'optim.lr=0.5'),
+                        (['trainer.seed=7'], 'trainer.seed=7'),
+                        (['encoder.embedding_dim=16'],
+                         'encoder.embedding_dim=16')):
+        res = _run('rmbrec_pyg.cli.train', base + change + [
+            'trainer.max_epochs=2', 'trainer.resume=true'], tmp_path)
+        _fails(res, 'last.pt', 'cannot honour changed settings', key)
+        # nothing was overwritten
+        assert (run / 'config_resolved.yaml').read_text() == saved
+    # a longer run and another device are what resuming is for
+    res = _run('rmbrec_pyg.cli.train', base + [
+        'trainer.max_epochs=2', 'trainer.resume=true'], tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]

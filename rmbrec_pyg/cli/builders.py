@@ -235,6 +235,9 @@ def build_trainer(cfg: DictConfig, out: Optional[str] = None) -> Trainer:
                           'no Trainer; run it with train()')
     settings = configs(cfg)
     cfg = absolute_paths(cfg)
+    if settings.trainer.resume and out is not None:
+        from rmbrec_pyg.train.checkpoint import check_resume
+        check_resume(out, plain(cfg))  # before anything is written
     dataset, data, behaviors = load_data(cfg)
     regularizers = build_regularizers(cfg)
     if len(behaviors) == 1:

@@ -8,11 +8,11 @@ A run dir holds ``last.pt`` (everything needed to resume) and ``best.pt``
 ranking options, and the run's configuration as plain data)."""
 import os
 import pickle
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import torch
 
-from rmbrec_pyg.data.errors import CheckpointError
+from rmbrec_pyg.data.errors import CheckpointError, ConfigError
 from rmbrec_pyg.utils.io import atomic_write
 
 
@@ -84,6 +84,61 @@ class RunCheckpoints:
         return load_checkpoint(path, map_location)
 
 
+#: Settings that a resumed run may change (prefixes of dotted keys): how
+#: long it runs, where and with how many threads, what it prints and logs,
+#: and how it is evaluated. Any other change could not be honoured (the
+#: optimizer, the sampler and the model come back as they were).
+RESUME_MAY_CHANGE = ('trainer.max_epochs', 'trainer.patience',
+                     'trainer.resume', 'trainer.progress', 'trainer.device',
+                     'trainer.num_threads', 'trainer.eval_every',
+                     'trainer.retain_freed_memory', 'out_dir', 'logger',
+                     'eval.batch_size', 'eval.precision', 'eval.candidates',
+                     'eval.clusters', 'hparams_search', 'sweep')
+
+
+def _flatten(node: Any, prefix: str = '') -> Dict[str, Any]:
+    if not isinstance(node, dict):
+        return {prefix: node}
+    out: Dict[str, Any] = {}
+    for k, v in node.items():
+        out.update(_flatten(v, f'{prefix}.{k}' if prefix else str(k)))
+    return out
+
+
+def changed_settings(old: Dict[str, Any], new: Dict[str, Any]
+                     ) -> List[str]:
+    r"""The dotted keys whose values differ between two run
+    configurations, except those of :data:`RESUME_MAY_CHANGE`."""
+    a, b = _flatten(old), _flatten(new)
+    return sorted(k for k in set(a) | set(b)
+                  if a.get(k) != b.get(k) and not any(
+                      k == p or k.startswith(p + '.')
+                      for p in RESUME_MAY_CHANGE))
+
+
+def check_resume(out_dir: str, run_config: Dict[str, Any]) -> None:
+    r"""Raises :class:`~rmbrec_pyg.data.errors.ConfigError` (one line,
+    naming the keys) when the run dir's ``last.pt`` was trained with other
+    settings than :obj:`run_config` in a way a resume cannot honour (see
+    :data:`RESUME_MAY_CHANGE`). Nothing to check without ``last.pt``, or
+    for one written before checkpoints kept their configuration."""
+    path = os.path.join(out_dir, 'last.pt')
+    if not os.path.isfile(path):
+        return
+    old = load_checkpoint(path).get('run_config')
+    if not isinstance(old, dict):
+        return
+    changed = changed_settings(old, run_config)
+    if changed:
+        a, b = _flatten(old), _flatten(run_config)
+        what = ', '.join(f'{k}={b.get(k)!r} (was {a.get(k)!r})'
+                         for k in changed[:4])
+        more = f' and {len(changed) - 4} more' if len(changed) > 4 else ''
+        raise ConfigError(
+            f'{path}: trainer.resume=true cannot honour changed settings: '
+            f'{what}{more}; set them back, or train into a new run dir')
+
+
 def training_state(trainer: Any) -> Dict[str, Any]:
     r"""What ``last.pt`` holds: everything a :class:`~rmbrec_pyg.train.
     Trainer` needs to resume and end as an uninterrupted run would."""
@@ -94,6 +149,7 @@ def training_state(trainer: Any) -> Dict[str, Any]:
             'torch_rng': torch.get_rng_state(), 'epoch': trainer.epoch,
             'best': trainer.best, 'history': trainer.history,
             'pretrained': trainer.pretrained,
+            'run_config': trainer.run_config,
             'cuda_rng': (torch.cuda.get_rng_state(trainer.device)
                          if trainer.device.type == 'cuda' else None)}
 
