@@ -167,16 +167,22 @@ def test_dataset_folder_mistakes(tmp_path, case):
     (['model=simgcl', 'encoder.temperature=0'],
      ['encoder:', "'temperature' must be positive in 'SimGCL'"]),
     (['model=nosuchmodel'], ["Could not find 'model/nosuchmodel'"]),
+    (['trainer.device=gpu0'], ["'trainer.device' must be auto, cpu, cuda",
+                               "'gpu0'"]),
+    (['trainer.device=cuda'], ["'trainer.device=cuda' but this machine has "
+                               'no CUDA device']),
+    (['trainer.max_epochs=0'], ["'trainer.max_epochs' must be >= 1"]),
     (['model=mbcgcn', 'encoder.pretrain_epochs=-5'],
      ['encoder:', "'pretrain_epochs' must be an integer >= 0 in 'MBCGCN'"]),
     (['model=mbcgcn', 'trainer.pretrain_eval_every=0'],
      ["'trainer.pretrain_eval_every' positive"]),
 ])
 def test_config_mistakes(tmp_path, args, needles):
-    res = _run('rmbrec_pyg.cli.train', args + FAST + [
+    # FAST first: a case's own value of a FAST key must win
+    res = _run('rmbrec_pyg.cli.train', FAST + args + [
         'data.num_users=60', 'data.num_items=40',
         f'hydra.run.dir={tmp_path}/run'] if args[0] != 'data=folder' and
-        not args[0].startswith('data=nosuch') else args + FAST +
+        not args[0].startswith('data=nosuch') else FAST + args +
         [f'hydra.run.dir={tmp_path}/run'], tmp_path)
     _fails(res, 'rmbrec-train: error:', *needles)
 
@@ -430,3 +436,11 @@ def test_resume_refuses_settings_it_cannot_honour(tmp_path):
     res = _run('rmbrec_pyg.cli.train', base + [
         'trainer.max_epochs=2', 'trainer.resume=true'], tmp_path)
     assert res.returncode == 0, res.stderr[-2000:]
+
+
+def test_report_on_a_truncated_metrics_json(tmp_path):
+    run = tmp_path / 'sweep' / 'cell'
+    run.mkdir(parents=True)
+    (run / 'metrics.json').write_text('{"best_epoch": 3, "valid": {"HR@1')
+    res = _run('rmbrec_pyg.cli.report', [str(tmp_path / 'sweep')], tmp_path)
+    _fails(res, 'metrics.json', 'not readable JSON')

@@ -41,8 +41,15 @@ def collect(root: str) -> List[Dict[str, Any]]:
     for dirpath, _, files in sorted(os.walk(root)):
         if 'metrics.json' not in files:
             continue
-        with open(os.path.join(dirpath, 'metrics.json')) as f:
-            m = json.load(f)
+        path = os.path.join(dirpath, 'metrics.json')
+        try:
+            with open(path) as f:
+                m = json.load(f)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ConfigError(f'{path}: not readable JSON ({e}); the file '
+                              'is truncated or was edited')
+        if not isinstance(m, dict):
+            raise ConfigError(f'{path}: expected a JSON object of metrics')
         row: Dict[str, Any] = {'run': os.path.relpath(dirpath, root)}
         row.update(_overrides(dirpath))
         row['best_epoch'] = m.get('best_epoch')

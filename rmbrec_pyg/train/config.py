@@ -71,9 +71,10 @@ class TrainerConfig:
                               f"'{name}.pretrain_eval_every' positive (got "
                               f'{self.pretrain_patience}, '
                               f'{self.pretrain_eval_every})')
-        if self.max_epochs < 0:
-            raise ConfigError(f"'{name}.max_epochs' must be >= 0 "
-                              f'(got {self.max_epochs})')
+        if self.max_epochs < 1:
+            raise ConfigError(f"'{name}.max_epochs' must be >= 1: a run "
+                              'with no epoch selects no model (got '
+                              f'{self.max_epochs})')
         if self.batch_size <= 0:
             raise ConfigError(f"'{name}.batch_size' must be positive "
                               f'(got {self.batch_size})')
