@@ -444,3 +444,25 @@ def test_report_on_a_truncated_metrics_json(tmp_path):
     (run / 'metrics.json').write_text('{"best_epoch": 3, "valid": {"HR@1')
     res = _run('rmbrec_pyg.cli.report', [str(tmp_path / 'sweep')], tmp_path)
     _fails(res, 'metrics.json', 'not readable JSON')
+
+
+def test_prepare_reads_a_header_with_a_utf8_bom(tmp_path):
+    ev = _events(tmp_path, [
+        'a,x,buy,1511540000', 'a,y,buy,1511550000', 'a,z,buy,1511560000'])
+    ev.write_bytes(b'\xef\xbb\xbf' + ev.read_bytes())
+    res = _run('rmbrec_pyg.cli.prepare', [str(ev), str(tmp_path / 'out')],
+               tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / 'out' / 'test.txt').read_text().split() == ['1', '3']
+
+
+def test_a_random_bytes_checkpoint_is_not_called_code(tmp_path):
+    from rmbrec_pyg.data.errors import CheckpointError
+    from rmbrec_pyg.train.checkpoint import load_checkpoint
+    path = tmp_path / 'best.pt'
+    path.write_bytes(os.urandom(4096).replace(b'PK', b'pk'))
+    if path.read_bytes()[:1] == b'\x80':
+        path.write_bytes(b'\x00' + path.read_bytes()[1:])
+    with pytest.raises(CheckpointError, match='not a checkpoint') as e:
+        load_checkpoint(str(path))
+    assert 'could run code' not in str(e.value)

@@ -156,7 +156,7 @@ def prepare_events(path: str, out_dir: str, user: str = 'user',
     names: Dict[str, int] = {}
     acc_key = np.zeros(0, dtype=np.int64)
     acc_t = np.zeros(0, dtype=np.int64)
-    f = opener(path, 'rt', encoding='utf-8', newline='')  # type: ignore
+    f = opener(path, 'rt', encoding='utf-8-sig', newline='')  # type: ignore
     try:
         reader = csv.reader(f, delimiter=delimiter)
         if header:
@@ -272,7 +272,7 @@ def _write_ids(path: str, ids: Dict[str, int]) -> None:
 def read_id_map(path: str) -> Dict[int, str]:
     r"""Reads a raw-id map (:data:`ID_MAPS`): 1-based id -> raw id."""
     out: Dict[int, str] = {}
-    with open(path, newline='', encoding='utf-8') as f:
+    with open(path, newline='', encoding='utf-8-sig') as f:
         rows = csv.reader(f)
         if next(rows, None) != ['raw_id', 'id']:
             raise DatasetFormatError(path, "expected the header 'raw_id,id'",

@@ -27,6 +27,12 @@ def load_checkpoint(path: str, map_location: Any = 'cpu') -> Dict[str, Any]:
     file) if it is missing, corrupt or not plain data."""
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint '{path}' does not exist")
+    with open(path, 'rb') as f:
+        head = f.read(4)
+    if not head.startswith(b'PK') and not head.startswith(b'\x80'):
+        # neither torch.save's zip archive nor its legacy pickle format
+        raise CheckpointError(f'{path}: not a checkpoint (torch.save writes '
+                              'a zip archive; this file is something else)')
     try:
         state = torch.load(path, map_location=map_location,
                            weights_only=True)
