@@ -466,3 +466,18 @@ def test_a_random_bytes_checkpoint_is_not_called_code(tmp_path):
     with pytest.raises(CheckpointError, match='not a checkpoint') as e:
         load_checkpoint(str(path))
     assert 'could run code' not in str(e.value)
+
+
+def test_outputs_have_the_usual_mode_and_lf_endings(tmp_path):
+    import stat
+    ev = _events(tmp_path, [
+        'a,x,buy,1511540000', 'a,y,buy,1511550000', 'a,z,buy,1511560000'])
+    out = tmp_path / 'out'
+    res = _run('rmbrec_pyg.cli.prepare', [str(ev), str(out)], tmp_path)
+    assert res.returncode == 0, res.stderr
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ('user_ids.csv', 'item_ids.csv', 'buy.txt', 'count.txt'):
+        path = out / name
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, name
+        assert b'\r\n' not in path.read_bytes(), name

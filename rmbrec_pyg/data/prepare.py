@@ -263,7 +263,7 @@ def prepare_events(path: str, out_dir: str, user: str = 'user',
 
 def _write_ids(path: str, ids: Dict[str, int]) -> None:
     def write(f: Any) -> None:
-        out = csv.writer(f)
+        out = csv.writer(f, lineterminator='\n')  # LF, as every output
         out.writerow(['raw_id', 'id'])
         out.writerows((raw, idx + 1) for raw, idx in ids.items())
     atomic_write(path, write)

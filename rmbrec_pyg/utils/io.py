@@ -22,6 +22,11 @@ def atomic_write(path: str, write: Callable[[IO], None],
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=folder)
     try:
+        # mkstemp makes the file private (0600); give it the mode any new
+        # file gets here (0666 less the umask), as open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, 'wb' if binary else 'w', newline=None if binary
                        else '') as f:
             write(f)
