@@ -4,11 +4,23 @@ Hydra and OmegaConf.
 Importing it sets ``OMP_WAIT_POLICY=PASSIVE`` unless the environment sets
 it: torch reads it when it loads, and with the default (spinning) OpenMP
 threads a run slows down several times as soon as another process uses the
-CPU. Set ``OMP_WAIT_POLICY=ACTIVE`` to keep OpenMP's default."""
+CPU. Set ``OMP_WAIT_POLICY=ACTIVE`` to keep OpenMP's default.
+
+Every console command calls :func:`quiet_pipe` first."""
 import os
 import os.path as osp
+import signal
 
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+
+
+def quiet_pipe() -> None:
+    r"""A closed pipe (``rmbrec-train --help | head``) ends the command
+    quietly, as it does any Unix tool, not with a ``BrokenPipeError``
+    traceback. For console entry points only: a library leaves signals
+    alone."""
+    if hasattr(signal, 'SIGPIPE'):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 
 def config_dir() -> str:

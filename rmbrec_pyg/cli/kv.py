@@ -13,7 +13,7 @@ def parse_kv(argv: Sequence[str], required: Sequence[str],
     exits 0. Unknown or missing keys raise :class:`ConfigError` naming the
     allowed keys."""
     if any(a in ('-h', '--help') for a in argv):
-        print(usage.strip())
+        print('usage: ' + usage.strip())
         sys.exit(0)
     out = dict(optional)
     allowed: List[str] = list(required) + list(optional)

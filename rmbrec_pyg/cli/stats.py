@@ -4,12 +4,12 @@ import argparse
 import warnings
 from typing import List, Optional
 
+from rmbrec_pyg.cli import quiet_pipe
 from rmbrec_pyg.cli.errors import report_user_errors
-from rmbrec_pyg.data.dataset import load_folder
-from rmbrec_pyg.data.stats import compute_stats
 
 
 def main(argv: Optional[List[str]] = None) -> None:
+    quiet_pipe()
     parser = argparse.ArgumentParser(
         prog='rmbrec-stats', description=__doc__.split('\n')[0])
     parser.add_argument('data_dir', help='dataset folder (count.txt, '
@@ -22,6 +22,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     behaviors = args.behaviors.split(',') if args.behaviors else None
 
     def run() -> None:
+        from rmbrec_pyg.data.dataset import load_folder  # torch: on use
+        from rmbrec_pyg.data.stats import compute_stats
         with warnings.catch_warnings():
             warnings.simplefilter('always')
             data = load_folder(args.data_dir, behaviors, args.target)

@@ -1,20 +1,17 @@
-from rmbrec_pyg.data.errors import ConfigError, DatasetFormatError
-from rmbrec_pyg.data.hetero import (build_hetero_data, edge_index_dict_of,
-                                    edge_type, rev_edge_type)
-from rmbrec_pyg.data.dataset import (BaseMultiBehaviorDataset,
-                                     MultiBehaviorDataset, load_folder)
-from rmbrec_pyg.data.synthetic import (RandomMultiBehaviorDataset,
-                                       SyntheticMultiBehaviorDataset,
-                                       generate_multi_behavior)
-from rmbrec_pyg.data.from_pyg import BehaviorEdgesToTypes, PyGTaobao
-from rmbrec_pyg.data.stats import (BehaviorStats, compute_stats,
-                                   heldout_summary, training_bar)
+r"""Data: dataset folders, synthetic generators and PyG's Taobao to
+:class:`~torch_geometric.data.HeteroData`, with their statistics."""
+from rmbrec_pyg.utils.lazy import lazy_exports
 
-__all__ = [
-    'ConfigError', 'DatasetFormatError', 'build_hetero_data',
-    'edge_index_dict_of', 'edge_type', 'rev_edge_type',
-    'BaseMultiBehaviorDataset', 'MultiBehaviorDataset', 'load_folder',
-    'SyntheticMultiBehaviorDataset', 'RandomMultiBehaviorDataset',
-    'generate_multi_behavior',
-    'BehaviorEdgesToTypes', 'PyGTaobao', 'BehaviorStats', 'compute_stats', 'heldout_summary', 'training_bar'
-]
+# Imported on first use: see rmbrec_pyg.utils.lazy.
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    'rmbrec_pyg.data.errors': ['ConfigError', 'DatasetFormatError'],
+    'rmbrec_pyg.data.hetero': ['build_hetero_data', 'edge_index_dict_of',
+        'edge_type', 'rev_edge_type'],
+    'rmbrec_pyg.data.dataset': ['BaseMultiBehaviorDataset',
+        'MultiBehaviorDataset', 'load_folder'],
+    'rmbrec_pyg.data.synthetic': ['RandomMultiBehaviorDataset',
+        'SyntheticMultiBehaviorDataset', 'generate_multi_behavior'],
+    'rmbrec_pyg.data.from_pyg': ['BehaviorEdgesToTypes', 'PyGTaobao'],
+    'rmbrec_pyg.data.stats': ['BehaviorStats', 'compute_stats',
+        'heldout_summary', 'training_bar'],
+})

@@ -1,8 +1,9 @@
 r"""Settings of the evaluation (the ``eval`` config group)."""
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, List, Optional, Tuple, Union
 
-import torch
+if TYPE_CHECKING:  # torch is not needed to read or check the settings
+    import torch
 
 from rmbrec_pyg.data.errors import ConfigError
 
@@ -98,7 +99,7 @@ class EvalConfig:
         from rmbrec_pyg.evaluation.metrics import metric_names
         return metric_names(self.ks, self.metrics)
 
-    def resolve_candidates(self, device: torch.device) -> int:
+    def resolve_candidates(self, device: 'torch.device') -> int:
         r"""The pre-pass size on :obj:`device` (``'auto'``: 512 on CPU, 0
         on CUDA)."""
         if self.candidates == 'auto':

@@ -3,13 +3,14 @@ the run's files and loggers (:mod:`~rmbrec_pyg.train.run_writer`),
 checkpoints (:mod:`~rmbrec_pyg.train.checkpoint`), adaptive fusion's
 calibration (:mod:`~rmbrec_pyg.train.calibration`) and data parallelism
 (:mod:`~rmbrec_pyg.train.distributed`)."""
-from rmbrec_pyg.train.config import (FusionConfig, LossConfig, OptimConfig,
-                                     TrainerConfig)
-from rmbrec_pyg.train.epoch_terms import TrainingDivergedError
-from rmbrec_pyg.train.run_writer import RunLogger, RunWriter
-from rmbrec_pyg.train.runtime import resolve_device, seed_everything
-from rmbrec_pyg.train.trainer import Trainer
+from rmbrec_pyg.utils.lazy import lazy_exports
 
-__all__ = ['FusionConfig', 'LossConfig', 'OptimConfig', 'TrainerConfig',
-           'Trainer', 'TrainingDivergedError', 'RunLogger', 'RunWriter',
-           'resolve_device', 'seed_everything']
+# Imported on first use: see rmbrec_pyg.utils.lazy.
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    'rmbrec_pyg.train.config': ['FusionConfig', 'LossConfig', 'OptimConfig',
+        'TrainerConfig'],
+    'rmbrec_pyg.train.epoch_terms': ['TrainingDivergedError'],
+    'rmbrec_pyg.train.run_writer': ['RunLogger', 'RunWriter'],
+    'rmbrec_pyg.train.runtime': ['resolve_device', 'seed_everything'],
+    'rmbrec_pyg.train.trainer': ['Trainer'],
+})

@@ -6,7 +6,6 @@ from typing import Any, Dict
 
 from rmbrec_pyg.data.stats import user_training_bar
 from rmbrec_pyg.nn.blend import ScoreBlend
-from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
 from rmbrec_pyg.nn.fusion import AdaptiveFusion
 from rmbrec_pyg.nn.target_tower import TargetTower
 from rmbrec_pyg.train.config import FloorConfig, FusionConfig
