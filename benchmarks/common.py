@@ -72,10 +72,13 @@ def save_json(obj: Any, path: str) -> None:
 
 
 def run_cell(overrides: Sequence[str], out_dir: str) -> Dict[str, Any]:
-    r"""Trains one configuration and returns its metrics and wall time."""
+    r"""Trains one configuration and returns its metrics and wall time. A
+    run dir left by an interrupted benchmark is trained again from scratch
+    (``trainer.overwrite=true``), as a cell's result is only kept whole."""
     from rmbrec_pyg.cli.compose import run
     t0 = time.perf_counter()
-    metrics = run(list(overrides), out_dir=out_dir)
+    metrics = run(list(overrides) + ['trainer.overwrite=true'],
+                  out_dir=out_dir)
     metrics['train_seconds'] = time.perf_counter() - t0
     metrics['overrides'] = list(overrides)
     return metrics

@@ -35,7 +35,8 @@ def rescore_runs(runs_path: str, work_dir: str, seeds: List[int]) -> None:
         if name == 'most_popular':  # not trained: score it under each
             from rmbrec_pyg.cli.compose import run
             res['protocols'] = {
-                label: run(list(res['overrides']) + list(over),
+                label: run(list(res['overrides']) + list(over) +
+                           ['trainer.overwrite=true'],
                            out_dir=os.path.join(run_dir, label.replace(
                                '/', '_').replace(' ', '_')))['test']
                 for label, over in CONFIG['protocols'].items()}

@@ -80,8 +80,8 @@ def summarize(runs: Dict[str, Any]) -> Dict[str, Any]:
         for m in common_metrics(rs):
             e[m], e[f'{m}_std'] = mean_std([r['test'][m] for r in rs])
             e[f'valid_{m}'] = mean_std([r['valid'][m] for r in rs])[0]
-        for g in ('aux', 'direct'):
-            if all('test_groups' in r for r in rs):
+        for g in ('aux', 'direct'):  # a group without users has none
+            if all(g in (r.get('test_groups') or {}) for r in rs):
                 e[f'{g}_HR@10'] = mean_std(
                     [r['test_groups'][g]['HR@10'] for r in rs])[0]
                 e[f'n_{g}'] = rs[0]['test_groups'][f'n_{g}']

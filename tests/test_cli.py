@@ -36,6 +36,7 @@ def test_train_cli_writes_run_dir(tmp_path):
     groups = metrics['test_groups']
     assert groups['n_aux'] + groups['n_direct'] == 120
     assert groups['n_cold'] == 0
+    assert 'cold' not in groups  # no users: no metrics, not zeros
     assert set(groups['direct']) == set(metrics['test'])
     assert list(metrics['test']) == metric_names([10, 20])
     assert 0.0 <= metrics['test']['HR@10'] <= 1.0
@@ -94,7 +95,7 @@ def test_taobao_noview_one_epoch(tmp_path, taobao_noview):
 
 @pytest.mark.parametrize('args,match', [
     (['data=nosuchpreset'], "Could not find 'data/nosuchpreset'"),
-    (['trainer.max_epochs=abc'], 'trainer.max_epochs=abc'),
+    (['trainer.max_epochs=abc'], "'trainer.max_epochs' expects an integer"),
 ])
 def test_cli_config_errors(tmp_path, args, match):
     res = _train(args + [f'hydra.run.dir={tmp_path}/r'], tmp_path,
@@ -162,6 +163,26 @@ def test_recommend_cli(tmp_path):
     buy = data['user', 'buy', 'item'].edge_index
     bought = {int(i) + 1 for u, i in buy.t().tolist() if u == 0}
     assert not bought & {int(r[2]) for r in rows[1:6]}
+    # by default no known purchase (validation and test too); exclude=train
+    # masks the training ones only, as the evaluation does
+    store = data['user', 'buy', 'item']
+    heldout = {(u + 1, i + 1) for s in ('val', 'test') for u, i in
+               store[f'{s}_edge_label_index'].t().tolist()}
+    pairs = {}
+    for exclude in ('known', 'train'):
+        out_x = tmp_path / f'recs_{exclude}.csv'
+        subprocess.run([sys.executable, '-m', 'rmbrec_pyg.cli.recommend',
+                        f'checkpoint={run_dir}/best.pt', 'k=20',
+                        f'output={out_x}', f'exclude={exclude}'], check=True,
+                       capture_output=True)
+        pairs[exclude] = {(int(r.split(',')[0]), int(r.split(',')[2]))
+                          for r in out_x.read_text().splitlines()[1:]}
+    assert not pairs['known'] & heldout
+    assert pairs['train'] & heldout  # 20 of 80 items: some held-out hits
+    bad = subprocess.run([sys.executable, '-m', 'rmbrec_pyg.cli.recommend',
+                          f'checkpoint={run_dir}/best.pt', 'exclude=all'],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "'exclude' must be one of" in bad.stderr
     bad = subprocess.run([sys.executable, '-m', 'rmbrec_pyg.cli.recommend',
                           'checkpoint=/nope.pt'], capture_output=True,
                          text=True)

@@ -6,17 +6,17 @@ API of :mod:`rmbrec_pyg.cli.compose`, the benchmarks) builds through
 these functions."""
 import logging
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from hydra import compose, initialize_config_dir
-from hydra.core.config_store import ConfigStore
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from rmbrec_pyg.cli import config_dir
+from rmbrec_pyg.cli import config_dir, schemas  # noqa: F401 (registers)
 from rmbrec_pyg.data.errors import ConfigError
 from rmbrec_pyg.data.stats import heldout_summary
 from rmbrec_pyg.evaluation import EvalConfig
@@ -32,16 +32,6 @@ from rmbrec_pyg.train.trainer import Trainer
 from rmbrec_pyg.utils.io import write_json, write_text
 
 log = logging.getLogger('rmbrec_pyg')
-
-cs = ConfigStore.instance()
-cs.store(group='trainer', name='base_trainer', node=TrainerConfig)
-cs.store(group='loss', name='base_loss', node=LossConfig)
-cs.store(group='optim', name='base_optim', node=OptimConfig)
-cs.store(group='fusion', name='base_fusion', node=FusionConfig)
-cs.store(group='eval', name='base_eval', node=EvalConfig)
-cs.store(group='floor', name='base_floor', node=FloorConfig)
-cs.store(group='rerank', name='base_rerank', node=RerankConfig)
-
 
 def compose_config(overrides: Sequence[str] = (),
                    out_dir: Optional[str] = None) -> DictConfig:
@@ -165,6 +155,13 @@ def load_data(cfg: DictConfig) -> Tuple[Any, Any, List[str]]:
         cause = e.__cause__ or e
         if isinstance(cause, ValueError):
             raise cause
+        key = re.search(r"unexpected keyword argument '(\w+)'", str(cause))
+        if isinstance(cause, TypeError) and key:
+            target = str(cfg.data.get('_target_', '?')).rsplit('.', 1)[-1]
+            hint = (' (a dataset folder: data=folder data.root=PATH)'
+                    if key.group(1) == 'root' else '')
+            raise ConfigError(f"'data.{key.group(1)}' is not a setting of "
+                              f'the dataset {target}{hint}') from None
         raise
     data = dataset[0]
     available = list(data.behaviors)
@@ -264,6 +261,7 @@ def score_baseline(cfg: DictConfig, out: Optional[str]) -> Dict[str, Any]:
     run): ``baseline=most_popular``, or ``baseline=aux_first`` (the user's
     unbought auxiliary items first, then the most popular; its behaviors
     and order chosen on validation, see :mod:`rmbrec_pyg.train.rules`)."""
+    from rmbrec_pyg.data.fingerprint import data_fingerprint
     from rmbrec_pyg.data.hetero import edge_type
     from rmbrec_pyg.evaluation import Evaluator
     from rmbrec_pyg.evaluation.refind import Refind
@@ -310,5 +308,6 @@ def score_baseline(cfg: DictConfig, out: Optional[str]) -> Dict[str, Any]:
             'epoch': 0, 'best': metrics, 'target': target,
             'ranking': {'demote_aux': False, 'refind': None if refind is None
                         else refind.to_dict()},
-            'run_config': plain(cfg)}, os.path.join(out, 'best.pt'))
+            'run_config': plain(cfg), 'data': data_fingerprint(data)},
+            os.path.join(out, 'best.pt'))
     return metrics

@@ -13,16 +13,20 @@ The data, model and ranking options come from the checkpoint (its run's
 configuration, with absolute paths); the ``eval`` settings are the run's,
 changed by the ``eval.*`` arguments.
 """
+from __future__ import annotations
+
 import json
 import os
 import sys
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
-import torch
-from torch import Tensor
-
+from rmbrec_pyg.cli import quiet_pipe
 from rmbrec_pyg.cli.errors import report_user_errors
 from rmbrec_pyg.data.errors import ConfigError
+
+if TYPE_CHECKING:  # torch loads when a command runs, not for --help
+    import torch
+    from torch import Tensor
 
 USAGE = __doc__.split('\n\n')[0].replace('``', '')
 OPTIONS = ('checkpoint', 'output', 'device')
@@ -41,16 +45,28 @@ def run_config(run_dir: str, state: Dict[str, Any]) -> Any:
     return OmegaConf.load(path)
 
 
-def saved_model(state: Dict[str, Any], data: Any,
-                device: torch.device) -> Tuple[Any, Tensor, Tensor]:
+def saved_model(state: Dict[str, Any], data: Any, device: torch.device,
+                path: str = 'checkpoint') -> Tuple[Any, Tensor, Tensor]:
     r"""The model of a checkpoint :obj:`state` (RMBRec's encoder or a
     baseline, with its weights) on :obj:`device`, in eval mode, and its
     user and item embeddings over the training graphs of :obj:`data`."""
+    import torch
+
+    from rmbrec_pyg.data.errors import CheckpointError
     from rmbrec_pyg.data.hetero import edge_index_dict_of
     from rmbrec_pyg.nn.registry import model_from_config
     from rmbrec_pyg.train.checkpoint import load_encoder_state
-    model: Any = model_from_config(state['config'])
-    load_encoder_state(model, state['encoder'])
+    missing = [k for k in ('config', 'encoder')
+               if not isinstance(state.get(k), dict)]
+    if missing:
+        raise CheckpointError(f"{path}: no '{missing[0]}' entry: not a "
+                              "model checkpoint (rmbrec-train's best.pt)")
+    try:
+        model: Any = model_from_config(state['config'])
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: its 'config' entry does not "
+                              f'describe a model ({type(e).__name__}: {e})')
+    load_encoder_state(model, state['encoder'], path)
     model.to(device).eval()
     edges = edge_index_dict_of(data)
     adj = model.build_adjacency({b: edges[b] for b in model.behaviors},
@@ -103,9 +119,11 @@ def rescore(run_dir: str, overrides: Sequence[str] = (),
             ) -> Dict[str, Any]:
     r"""The metrics of :obj:`run_dir`'s saved model under the run's
     evaluation settings changed by :obj:`overrides`."""
+    import torch
+
     from rmbrec_pyg.cli.builders import load_data
     from rmbrec_pyg.evaluation import Evaluator
-    from rmbrec_pyg.train.checkpoint import load_checkpoint
+    from rmbrec_pyg.train.checkpoint import check_data, load_checkpoint
     if not os.path.isdir(run_dir):
         raise ConfigError(f"run dir '{run_dir}' does not exist")
     path = checkpoint if os.path.isabs(checkpoint) else os.path.join(
@@ -114,8 +132,9 @@ def rescore(run_dir: str, overrides: Sequence[str] = (),
     cfg = run_config(run_dir, state)
     settings = eval_settings(cfg, overrides)
     _, data, _ = load_data(cfg)
+    check_data(state, data, path)
     dev = torch.device(device)
-    encoder, zu, zi = saved_model(state, data, dev)
+    encoder, zu, zi = saved_model(state, data, dev, path)
     evaluator = Evaluator(data, settings, dev)
     demote, bonus = ranking_of(state, encoder, evaluator)
     res = evaluator(zu, zi, demote_aux=demote, bonus=bonus)
@@ -127,9 +146,10 @@ def rescore(run_dir: str, overrides: Sequence[str] = (),
 
 
 def main(argv: Optional[List[str]] = None) -> None:
+    quiet_pipe()
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ('-h', '--help'):
-        print(__doc__.strip())
+        print('usage: ' + __doc__.strip().replace('``', '', 2))
         sys.exit(0 if argv else 2)
 
     def run() -> None:

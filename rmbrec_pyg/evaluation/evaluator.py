@@ -68,11 +68,13 @@ def group_metrics(lists: RankedLists, masks: Dict[str, Tensor],
     r"""Metrics of the held-out pairs of every group (a mask over the pairs
     of :obj:`lists`), with ``n_<group>``: how many lists (users or pairs)
     each averages over. Per user, a group's lists keep the group's pairs
-    only."""
+    only. A group without any list has ``n_<group>`` 0 and no metrics (not
+    zeros that would read as a score)."""
     out: Dict[str, Any] = {}
     for name, mask in masks.items():
         sub = lists.subset(mask)
-        out[name] = ranking_metrics(sub, ks, metrics=metrics)
+        if sub.num_queries:
+            out[name] = ranking_metrics(sub, ks, metrics=metrics)
         out[f'n_{name}'] = sub.num_queries
     return out
 
@@ -120,6 +122,9 @@ class Evaluator:
         self.train_target = store.edge_index
         self.exclude = ExclusionIndex(store.edge_index, self.num_users).to(
             self.device)
+        self._known = ExclusionIndex(
+            torch.cat([store.edge_index, *labels.values()], dim=1),
+            self.num_users).to(self.device)
         # Groups follow the dataset's behaviors, whatever subset a model
         # uses (target-only LightGCN included).
         self.aux_edges = [data[edge_type(b)].edge_index
@@ -169,6 +174,12 @@ class Evaluator:
             from rmbrec_pyg.evaluation.refind import user_groups
             self._groups[threshold] = user_groups(self._data, threshold)
         return self._groups[threshold]
+
+    def known_purchases(self) -> ExclusionIndex:
+        r"""Every target pair the data holds, training, validation and test
+        (what a production export leaves out; :attr:`exclude` holds the
+        training pairs only, as the evaluation masks them)."""
+        return self._known
 
     def bonus(self, refind: Optional[Refind]) -> Optional[ScoreBonus]:
         r"""The :class:`~rmbrec_pyg.evaluation.bonus.ScoreBonus` of a

@@ -5,7 +5,10 @@ file that would run code while unpickling is refused before anything runs).
 
 A run dir holds ``last.pt`` (everything needed to resume) and ``best.pt``
 (the selected model: encoder weights and configuration, its metrics and
-ranking options, and the run's configuration as plain data)."""
+ranking options, and the run's configuration as plain data). Both carry
+the checksums of their tensors (checked on every load: a damaged or
+altered file is refused) and the fingerprint of the data they were trained
+on (checked by a resume, ``rmbrec-evaluate`` and ``rmbrec-recommend``)."""
 import os
 import pickle
 from typing import Any, Dict, List, Optional
@@ -13,12 +16,55 @@ from typing import Any, Dict, List, Optional
 import torch
 
 from rmbrec_pyg.data.errors import CheckpointError, ConfigError
+from rmbrec_pyg.utils.digest import tensor_digests
 from rmbrec_pyg.utils.io import atomic_write
+
+#: The entry of a checkpoint that holds its tensors' checksums.
+CHECKSUMS = 'checksums'
 
 
 def save_checkpoint(state: Dict[str, Any], path: str) -> None:
-    r"""Saves :obj:`state` with :func:`torch.save`, atomically."""
-    atomic_write(path, lambda f: torch.save(state, f), binary=True)
+    r"""Saves :obj:`state` with :func:`torch.save`, atomically, with the
+    checksums of its tensors (entry :data:`CHECKSUMS`)."""
+    body = {k: v for k, v in state.items() if k != CHECKSUMS}
+    body[CHECKSUMS] = tensor_digests(body)
+    atomic_write(path, lambda f: torch.save(body, f), binary=True)
+
+
+def verify_checksums(state: Dict[str, Any], path: str) -> None:
+    r"""Raises :class:`~rmbrec_pyg.data.errors.CheckpointError` when a
+    tensor of :obj:`state` does not match the checksum saved with it (a
+    checkpoint from before checksums were saved has none to check)."""
+    saved = state.get(CHECKSUMS)
+    if not isinstance(saved, dict):
+        return
+    now = tensor_digests({k: v for k, v in state.items() if k != CHECKSUMS})
+    bad = [k for k in list(saved) + [k for k in now if k not in saved]
+           if saved.get(k) != now.get(k)]
+    if bad:
+        more = f' and {len(bad) - 1} more' if len(bad) > 1 else ''
+        raise CheckpointError(
+            f"{path}: tensor '{bad[0]}'{more} does not match the checksum "
+            'saved with it: the file is damaged or was altered; use another '
+            'checkpoint or train again')
+
+
+def check_data(state: Dict[str, Any], data: Any, path: str) -> None:
+    r"""Raises :class:`~rmbrec_pyg.data.errors.ConfigError` when
+    :obj:`data` is not the data the checkpoint :obj:`state` was trained on
+    (see :mod:`rmbrec_pyg.data.fingerprint`; nothing to check for a
+    checkpoint saved without a fingerprint)."""
+    from rmbrec_pyg.data.fingerprint import (data_fingerprint,
+                                             fingerprint_changes)
+    saved = state.get('data')
+    if not isinstance(saved, dict):
+        return
+    changed = fingerprint_changes(saved, data_fingerprint(data))
+    if changed:
+        raise ConfigError(
+            f'{path}: the data is not what the model was trained on '
+            f"({', '.join(changed)} changed); point data.root at the "
+            'original data, or train again')
 
 
 def load_checkpoint(path: str, map_location: Any = 'cpu') -> Dict[str, Any]:
@@ -48,6 +94,7 @@ def load_checkpoint(path: str, map_location: Any = 'cpu') -> Dict[str, Any]:
     if not isinstance(state, dict):
         raise CheckpointError(f'{path}: expected a dict of checkpoint '
                               f'entries, got {type(state).__name__}')
+    verify_checksums(state, path)
     return state
 
 
@@ -95,7 +142,8 @@ class RunCheckpoints:
 #: and how it is evaluated. Any other change could not be honoured (the
 #: optimizer, the sampler and the model come back as they were).
 RESUME_MAY_CHANGE = ('trainer.max_epochs', 'trainer.patience',
-                     'trainer.resume', 'trainer.progress', 'trainer.device',
+                     'trainer.resume', 'trainer.overwrite',
+                     'trainer.progress', 'trainer.device',
                      'trainer.num_threads', 'trainer.eval_every',
                      'trainer.retain_freed_memory', 'out_dir', 'logger',
                      'eval.batch_size', 'eval.precision', 'eval.candidates',
@@ -156,12 +204,27 @@ def training_state(trainer: Any) -> Dict[str, Any]:
             'best': trainer.best, 'history': trainer.history,
             'pretrained': trainer.pretrained,
             'run_config': trainer.run_config,
+            'data': fingerprint(trainer),
             'cuda_rng': (torch.cuda.get_rng_state(trainer.device)
                          if trainer.device.type == 'cuda' else None)}
 
 
+def fingerprint(trainer: Any) -> Dict[str, str]:
+    r"""The fingerprint of :obj:`trainer`'s data, computed once."""
+    if getattr(trainer, '_data_fingerprint', None) is None:
+        from rmbrec_pyg.data.fingerprint import data_fingerprint
+        trainer._data_fingerprint = data_fingerprint(trainer.data)
+    return trainer._data_fingerprint
+
+
 def restore_training_state(trainer: Any, state: Dict[str, Any]) -> None:
-    r"""Puts a :func:`training_state` back into :obj:`trainer`."""
+    r"""Puts a :func:`training_state` back into :obj:`trainer` (refused
+    with :class:`~rmbrec_pyg.data.errors.ConfigError` if the trainer's data
+    is not the data the state was trained on)."""
+    checkpoints = getattr(trainer, 'checkpoints', None)
+    check_data(state, trainer.data, (checkpoints.path('last.pt') if
+                                     checkpoints is not None else None)
+               or 'last.pt')
     trainer.encoder.load_state_dict(state['encoder'])
     trainer.objective.regularizers.load_state_dict(state['regularizers'])
     trainer.optimizer.load_state_dict(state['optimizer'])
@@ -191,19 +254,27 @@ def best_model_state(trainer: Any) -> Dict[str, Any]:
             'best': trainer.best, 'config': trainer.encoder.config(),
             'target': str(trainer.data.target),
             'ranking': ranking_options(trainer),
-            'run_config': trainer.run_config}
+            'run_config': trainer.run_config, 'data': fingerprint(trainer)}
 
 
-def load_encoder_state(encoder: Any, state: Dict[str, Any]) -> None:
+def load_encoder_state(encoder: Any, state: Dict[str, Any],
+                       path: str = 'the checkpoint') -> None:
     r"""Loads an encoder state dict. A *computed* fusion (weights from the
     training BAR, nothing learned) may be missing from it: such an encoder
     trains exactly as one without fusion, so a run of one can be scored as
-    the other."""
-    missing, unexpected = encoder.load_state_dict(state, strict=False)
+    the other. A state that does not fit (a missing weight, another shape)
+    raises :class:`~rmbrec_pyg.data.errors.CheckpointError` naming
+    :obj:`path`."""
+    try:
+        missing, unexpected = encoder.load_state_dict(state, strict=False)
+    except RuntimeError as e:  # a wrong shape
+        first = ' '.join(str(e).split())
+        raise CheckpointError(f'{path}: the checkpoint does not fit the '
+                              f'model: {first[:300]}') from None
     fusion = getattr(encoder, 'fusion', None)
     computed = fusion is not None and not fusion.learn
     bad = [k for k in missing if not (computed and k.startswith('fusion.'))]
     if bad or unexpected:
         raise CheckpointError(
-            f'the checkpoint does not fit the encoder: missing {bad}, '
+            f'{path}: the checkpoint does not fit the model: missing {bad}, '
             f'unexpected {list(unexpected)}')

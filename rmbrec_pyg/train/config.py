@@ -4,8 +4,6 @@ from dataclasses import dataclass, field
 from typing import List
 
 from rmbrec_pyg.data.errors import ConfigError
-from rmbrec_pyg.loss import MISSING_MODES
-from rmbrec_pyg.objective import EMB_REG_ON
 
 
 @dataclass
@@ -25,6 +23,9 @@ class TrainerConfig:
         seed: Seed of initialisation and sampling.
         num_threads: CPU threads for torch (0 leaves torch's default).
         resume: Continue from ``last.pt`` in the run directory.
+        overwrite: Replace the run a run directory already holds (without
+            it, or :obj:`resume`, a new run into such a directory is
+            refused; see :mod:`rmbrec_pyg.cli.run_dir`).
         checkpoint: Write ``last.pt`` every epoch and ``best.pt``.
         progress: Show a progress bar over the batches.
         negatives: ``'all'`` (negatives outside all of the user's items) or
@@ -55,6 +56,7 @@ class TrainerConfig:
     seed: int = 2026
     num_threads: int = 0
     resume: bool = False
+    overwrite: bool = False
     checkpoint: bool = True
     progress: bool = True
     negatives: str = 'all'
@@ -115,6 +117,8 @@ class LossConfig:
     behavior_loss_weight: float = 0.0
 
     def validate(self) -> None:
+        from rmbrec_pyg.loss import MISSING_MODES  # torch: import on use
+        from rmbrec_pyg.objective import EMB_REG_ON
         if self.missing not in MISSING_MODES:
             raise ConfigError(f"'loss.missing' must be one of "
                               f'{MISSING_MODES} (got {self.missing!r})')

@@ -1,7 +1,10 @@
-r"""Small helpers shared by every floor of the package: atomic file writes
-and ``(user, item)`` pair keys."""
-from rmbrec_pyg.utils.io import atomic_write, write_json, write_text
-from rmbrec_pyg.utils.keys import keys_to_pairs, pair_keys
+r"""Small helpers shared by every floor of the package: atomic file writes,
+``(user, item)`` pair keys and tensor checksums."""
+from rmbrec_pyg.utils.lazy import lazy_exports
 
-__all__ = ['atomic_write', 'write_json', 'write_text', 'pair_keys',
-           'keys_to_pairs']
+# Imported on first use: see rmbrec_pyg.utils.lazy.
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    'rmbrec_pyg.utils.io': ['atomic_write', 'write_json', 'write_text'],
+    'rmbrec_pyg.utils.keys': ['keys_to_pairs', 'pair_keys'],
+    'rmbrec_pyg.utils.digest': ['tensor_digest', 'tensor_digests'],
+})

@@ -110,6 +110,12 @@ def test_recommend_puts_unbought_aux_items_first(tmp_path):
             held.setdefault(u + 1, set()).add(i + 1)
     bought = data[edge_type(str(data.target))].edge_index
     bought = set(zip((bought[0] + 1).tolist(), (bought[1] + 1).tolist()))
+    # exclude='known' (the default) also leaves out validation and test
+    # purchases
+    store = data[edge_type(str(data.target))]
+    for split in ('val', 'test'):
+        pairs = store[f'{split}_edge_label_index']
+        bought |= set(zip((pairs[0] + 1).tolist(), (pairs[1] + 1).tolist()))
     rows = [line.split(',') for line in out.read_text().splitlines()[1:]]
     by_user = {}
     for u, _, i, _ in rows:
