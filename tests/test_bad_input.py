@@ -128,13 +128,27 @@ def _mutate(case, root):
         with gzip.open(p('buy.txt.gz'), 'wt') as f:
             f.write(text.replace('1 2', '1 5'))
         return ['buy.txt.gz', 'both buy.txt and buy.txt.gz', 'keep one']
+    if case == 'another target':
+        os.rename(p('buy.txt'), p('purchase.txt'))
+        return ['buy.txt', 'missing target behavior file',
+                'set data.target=NAME']
+    if case == 'huge count.txt':
+        with open(p('count.txt'), 'w') as f:
+            f.write('{"user": 3000000000, "item": 8}')
+        return ['count.txt, line 1', "'user' is 3,000,000,000",
+                'more than the 2,147,483,647 users']
+    if case == 'id beyond int64':
+        with open(p('cart.txt'), 'a') as f:
+            f.write(f'{10**23} 1\n')
+        return ['cart.txt, line 5', f'user id {10**23} out of range']
     raise AssertionError(case)
 
 
 FOLDER_CASES = ['no validation', 'misnamed valid.txt', 'no test', 'leak',
                 'corrupt gz', 'truncated gz', 'malformed line',
                 'id out of range', 'bad count.txt', 'empty behavior',
-                'not utf-8', 'validation is test', 'txt and txt.gz']
+                'not utf-8', 'validation is test', 'txt and txt.gz',
+                'another target', 'huge count.txt', 'id beyond int64']
 
 
 @pytest.mark.parametrize('case', FOLDER_CASES)
@@ -159,7 +173,18 @@ def test_dataset_folder_mistakes(tmp_path, case):
     (['regularizer.rrm.weight=-1'], ['regularizer.rrm', "'weight' must"]),
     (['behaviors=[view,click,buy]'], ["'behaviors' ['click'] not in"]),
     (['data=nosuchpreset'], ["Could not find 'data/nosuchpreset'"]),
-    (['trainer.max_epochs=abc'], ['trainer.max_epochs=abc']),
+    (['trainer.max_epochs=abc'], ["'trainer.max_epochs' expects an "
+                                  "integer (got 'abc')"]),
+    (['trainer.progress=maybe'], ["'trainer.progress' expects true or "
+                                  'false']),
+    (['trainer.max_epoch=3'], ["unknown key 'trainer.max_epoch' (did you "
+                               "mean 'trainer.max_epochs'?)"]),
+    (['+trainer.max_epoch=3'], ["unknown key 'trainer.max_epoch' (did you "
+                                "mean 'trainer.max_epochs'?)"]),
+    (['traner.seed=3'], ["unknown key 'traner.seed' (did you mean "
+                         "'trainer.seed'?)"]),
+    (['+data.root=/tmp'], ["'data.root' is not a setting of the dataset",
+                           'data=folder data.root=PATH']),
     (['model=crgcn', 'fusion=adaptive'], ["fusion=adaptive and floor=none "
                                           "are RMBRec's", 'CRGCN']),
     (['floor=tower', 'floor.threshold=1.5'],
@@ -185,6 +210,23 @@ def test_config_mistakes(tmp_path, args, needles):
         not args[0].startswith('data=nosuch') else FAST + args +
         [f'hydra.run.dir={tmp_path}/run'], tmp_path)
     _fails(res, 'rmbrec-train: error:', *needles)
+
+
+def test_data_root_that_is_a_file_points_to_prepare(tmp_path):
+    events = tmp_path / 'events.csv'
+    events.write_text('user,item,behavior,timestamp\n')
+    res = _run('rmbrec_pyg.cli.train', FAST + [
+        'data=folder', f'data.root={events}',
+        f'hydra.run.dir={tmp_path}/run'], tmp_path)
+    _fails(res, 'events.csv', 'a file, not a dataset folder',
+           'rmbrec-prepare')
+
+
+def test_stats_on_ids_beyond_int64(tmp_path):
+    root = _folder(tmp_path / 'ds')
+    needles = _mutate('id beyond int64', root)
+    _fails(_run('rmbrec_pyg.cli.stats', [root], tmp_path),
+           'rmbrec-stats: error:', *needles)
 
 
 def test_allowed_leak_trains(tmp_path):
@@ -284,6 +326,27 @@ def test_help(tmp_path):
     res = _run('rmbrec_pyg.cli.recommend', ['checkpoint'], tmp_path)
     line = _fails(res, 'expected key=value')
     assert line.count('rmbrec-recommend') == 1
+
+
+@pytest.mark.parametrize('command', ['train', 'evaluate', 'recommend',
+                                     'prepare', 'stats', 'report'])
+def test_help_does_not_load_torch(command):
+    # --help answers at once: torch (seconds to import on a slow machine)
+    # and torch_geometric load only when a command runs.
+    code = ('import sys, runpy\n'
+            f"sys.argv = ['rmbrec-{command}', '--help']\n"
+            'try:\n'
+            f"    runpy.run_module('rmbrec_pyg.cli.{command}', "
+            "run_name='__main__')\n"
+            'except SystemExit as e:\n'
+            '    assert e.code in (0, None), e.code\n'
+            "print('LOADED', 'torch' in sys.modules, "
+            "'torch_geometric' in sys.modules)\n")
+    res = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                         text=True, env=ENV)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines()[-1] == 'LOADED False False', res.stdout
+    assert 'usage' in res.stdout.lower()
 
 
 class _Boom:

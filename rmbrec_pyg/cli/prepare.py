@@ -4,6 +4,7 @@ a line: user, item, behavior, time) to a dataset folder for rmbrec-train
 import argparse
 from typing import List, Optional
 
+from rmbrec_pyg.cli import quiet_pipe
 from rmbrec_pyg.cli.errors import report_user_errors
 from rmbrec_pyg.data.prepare import (ID_MAPS, TIANCHI, parse_behavior_map,
                                      prepare_events)
@@ -60,6 +61,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument('--no-header', action='store_true',
                    help='the first line is data, not column names (give '
                    '--columns)')
+    p.add_argument('--overwrite', action='store_true',
+                   help='replace an earlier output in OUT_DIR (its dataset '
+                   'files are removed first); without it such a folder is '
+                   'refused')
     p.add_argument('--columns', default=None,
                    help='comma-separated column names for a file without '
                    'header')
@@ -67,6 +72,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> None:
+    quiet_pipe()
     args = parser().parse_args(argv)
 
     def run() -> None:
@@ -85,7 +91,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         summary = prepare_events(args.events, args.out_dir,
                                  target=args.target, behavior_map=bmap,
                                  delimiter=args.delimiter,
-                                 min_target=args.min_target, **kw)
+                                 min_target=args.min_target,
+                                 overwrite=args.overwrite, **kw)
         print(summary.format())
         print(f'wrote {args.out_dir}')
 

@@ -13,8 +13,9 @@ import argparse
 import csv
 import json
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
+from rmbrec_pyg.cli import quiet_pipe
 from rmbrec_pyg.cli.errors import report_user_errors
 from rmbrec_pyg.data.errors import ConfigError
 from rmbrec_pyg.utils.io import atomic_write, write_text
@@ -66,23 +67,57 @@ def collect(root: str) -> List[Dict[str, Any]]:
     return rows
 
 
+#: The metrics ``report.md`` shows (``report.csv`` has every one).
+SHOWN_METRICS = ('HR@10', 'NDCG@10')
+
+
+def _fmt(v: Any) -> str:
+    return f'{v:.4f}' if isinstance(v, float) else str(v)
+
+
+def table_columns(rows: List[Dict[str, Any]]) -> Tuple[List[str],
+                                                      Dict[str, str]]:
+    r"""The columns of ``report.md`` and the settings every run shares: a
+    column whose value is the same in every run is said once above the
+    table instead, and only :data:`SHOWN_METRICS` of validation and test
+    are shown (of those the runs have; all of them are in ``report.csv``).
+    """
+    keys: List[str] = []
+    for r in rows:
+        keys += [k for k in r if k not in keys and not k.startswith('_')]
+    metrics = [k for k in keys if k.startswith(('valid ', 'test '))]
+    shown = [k for k in metrics if k.split(' ', 1)[1] in SHOWN_METRICS] \
+        or metrics[:4]
+    settings = [k for k in keys if k not in metrics and k != 'run']
+    shared = {k: _fmt(rows[0].get(k, '')) for k in settings
+              if len(rows) > 1 and
+              len({_fmt(r.get(k, '')) for r in rows}) == 1}
+    columns = ['run'] + [k for k in settings if k not in shared] + shown
+    return columns, shared
+
+
 def write_tables(rows: List[Dict[str, Any]], root: str) -> None:
     keys: List[str] = []
     for r in rows:
         keys += [k for k in r if k not in keys and not k.startswith('_')]
+
     def write_csv(f: Any) -> None:
         w = csv.DictWriter(f, fieldnames=keys, extrasaction='ignore')
         w.writeheader()
         w.writerows(rows)
     atomic_write(os.path.join(root, 'report.csv'), write_csv)
 
-    def fmt(v: Any) -> str:
-        return f'{v:.4f}' if isinstance(v, float) else str(v)
+    columns, shared = table_columns(rows)
     order = sorted(rows, key=lambda r: -(r.get('valid HR@10') or 0.0))
-    lines = ['| ' + ' | '.join(keys) + ' |',
-             '|' + '---|' * len(keys)]
-    lines += ['| ' + ' | '.join(fmt(r.get(k, '')) for k in keys) + ' |'
+    lines = ['| ' + ' | '.join(columns) + ' |',
+             '|' + '---|' * len(columns)]
+    lines += ['| ' + ' | '.join(_fmt(r.get(k, '')) for k in columns) + ' |'
               for r in order]
+    same = ''
+    if shared:
+        same = 'The same in every run: ' + ', '.join(
+            f'{k} {v}' if ' ' in k or k in ('best_epoch', 'protocol')
+            else f'{k}={v}' for k, v in shared.items()) + '.\n\n'
     protocols = sorted({str(r.get('protocol')) for r in rows})
     best = ''
     results = os.path.join(root, 'optimization_results.yaml')
@@ -94,7 +129,8 @@ def write_tables(rows: List[Dict[str, Any]], root: str) -> None:
     write_text(os.path.join(root, 'report.md'),
                f'# Sweep report: {os.path.abspath(root)}\n\n'
                f'{len(rows)} runs, best validation HR@10 first; evaluation '
-               f"protocol: {', '.join(protocols)}.\n\n" + best +
+               f"protocol: {', '.join(protocols)}. Every metric of every run "
+               'is in report.csv.\n\n' + same + best +
                '\n'.join(lines) + '\n')
 
 
@@ -120,8 +156,12 @@ def heatmap(rows: List[Dict[str, Any]], root: str) -> Optional[str]:
         for i in range(len(l2)):
             for j in range(len(l1)):
                 if not np.isnan(mat[i, j]):
+                    # dark text on the light (yellow, green) end of the
+                    # map, white on the dark (blue, purple) end
+                    light = im.norm(mat[i, j]) > 0.55
                     ax.text(j, i, f'{mat[i, j]:.4f}', ha='center',
-                            va='center', color='w', fontsize=8)
+                            va='center', fontsize=8,
+                            color='black' if light else 'white')
         ax.set_xticks(range(len(l1)), [f'{v:g}' for v in l1])
         ax.set_yticks(range(len(l2)), [f'{v:g}' for v in l2])
         ax.set_xlabel('lambda1 (RRM weight)')
@@ -193,6 +233,7 @@ def trials(rows: List[Dict[str, Any]], root: str,
 
 
 def main(argv: Optional[List[str]] = None) -> None:
+    quiet_pipe()
     parser = argparse.ArgumentParser(prog='rmbrec-report',
                                      description=__doc__.split('\n')[0])
     parser.add_argument('multirun_dir')

@@ -60,7 +60,8 @@ def load_folder(root: str, behaviors: Optional[Sequence[str]] = None,
         raise DatasetFormatError(
             osp.join(root, f'{target}.txt'),
             f"missing target behavior file; expected '{target}.txt' among "
-            f'the behaviors {behaviors}')
+            f'the behaviors {behaviors} (a folder prepared with another '
+            'target? set data.target=NAME to it)')
     edges = {}
     for b in behaviors:
         path = find_file(root, b)

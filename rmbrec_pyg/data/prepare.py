@@ -19,6 +19,24 @@ from rmbrec_pyg.utils.io import atomic_write, write_text
 #: being the 1-based id of the dataset files.
 ID_MAPS = {'user': 'user_ids.csv', 'item': 'item_ids.csv'}
 
+#: Raw ids that stand for a missing one (compared in lower case, stripped):
+#: a line with such a user or item id is malformed (dropped and counted),
+#: not a user or item of its own.
+MISSING_IDS = frozenset({'', 'n/a', 'na', 'nan', 'null', 'none', 'nil',
+                         '-', '?', 'undefined', '#n/a'})
+
+
+def earlier_outputs(out_dir: str) -> List[str]:
+    r"""The dataset files already in :obj:`out_dir` (``count.txt``, every
+    ``*.txt`` and ``*.txt.gz``, the id maps), which a reader would take for
+    this output's (an old behavior file would train as a behavior)."""
+    if not os.path.isdir(out_dir):
+        return []
+    return sorted(f for f in os.listdir(out_dir)
+                  if os.path.isfile(os.path.join(out_dir, f)) and (
+                      f.endswith('.txt') or f.endswith('.txt.gz') or
+                      f in ID_MAPS.values()))
+
 #: The Tianchi/Taobao ``UserBehavior.csv`` layout (no header):
 #: ``user_id,item_id,category_id,behavior_type,timestamp``.
 TIANCHI = {
@@ -117,7 +135,8 @@ def prepare_events(path: str, out_dir: str, user: str = 'user',
                    behavior_map: Optional[Mapping[str, str]] = None,
                    columns: Optional[List[str]] = None, header: bool = True,
                    delimiter: str = ',', min_target: int = 3,
-                   chunk_lines: int = 1_000_000) -> PrepareSummary:
+                   chunk_lines: int = 1_000_000,
+                   overwrite: bool = False) -> PrepareSummary:
     r"""Converts an event log to a dataset folder.
 
     Ids are remapped to 1-based integers; for every (user, item, behavior)
@@ -141,16 +160,30 @@ def prepare_events(path: str, out_dir: str, user: str = 'user',
         header (bool): Whether the first line holds the column names.
         delimiter (str): Field separator.
         min_target (int): Target events a user needs for held-out pairs.
+        overwrite (bool): Replace an earlier output in :obj:`out_dir` (its
+            dataset files are removed before the new ones are written);
+            without it, such a folder is refused.
 
     Timestamps may be epoch numbers or ISO-8601 date-times
     (:func:`parse_time`). Besides the dataset files, ``user_ids.csv`` and
     ``item_ids.csv`` map every raw id to its new one (:data:`ID_MAPS`).
-    Nothing is written when the log cannot be read.
+    A line whose user or item id is empty or a placeholder
+    (:data:`MISSING_IDS`) is malformed. Nothing is written when the log
+    cannot be read.
     """
     import gzip
     opener = gzip.open if path.endswith('.gz') else open
     if not os.path.isfile(path):
         raise DatasetFormatError(path, 'no such file')
+    me = os.path.realpath(path)  # the log itself is never an output
+    old = [f for f in earlier_outputs(out_dir)
+           if os.path.realpath(os.path.join(out_dir, f)) != me]
+    if old and not overwrite:
+        listed = ', '.join(old[:4]) + (', ...' if len(old) > 4 else '')
+        raise ConfigError(f'{out_dir}: the folder holds an earlier output '
+                          f'({listed}), which training would read as part of '
+                          'this one; write to a new folder, or pass '
+                          '--overwrite to replace it')
     summary = PrepareSummary()
     users, items = _Ids(), _Ids()
     names: Dict[str, int] = {}
@@ -205,9 +238,14 @@ def prepare_events(path: str, out_dir: str, user: str = 'user',
                 summary.malformed_line(path, f'timestamp {row[ct]!r} is '
                                        'neither a number nor ISO-8601')
                 continue
+            raw_u, raw_i = row[cu].strip(), row[ci].strip()
+            if raw_u.lower() in MISSING_IDS or raw_i.lower() in MISSING_IDS:
+                kind, raw = (('user', row[cu]) if raw_u.lower() in
+                             MISSING_IDS else ('item', row[ci]))
+                summary.malformed_line(path, f'missing {kind} id {raw!r}')
+                continue
             bid = names.setdefault(b, len(names))
-            buf.append((users.get(row[cu].strip()),
-                        items.get(row[ci].strip()), bid, t))
+            buf.append((users.get(raw_u), items.get(raw_i), bid, t))
             if len(buf) >= chunk_lines:
                 flush()
         flush()
@@ -235,6 +273,8 @@ def prepare_events(path: str, out_dir: str, user: str = 'user',
     nu, ni = len(users.map), len(items.map)
     summary.users, summary.items = nu, ni
     os.makedirs(out_dir, exist_ok=True)
+    for name in old:  # only with overwrite
+        os.remove(os.path.join(out_dir, name))
     write_text(os.path.join(out_dir, 'count.txt'),
                json.dumps({'user': nu, 'item': ni}))
     for kind, ids in (('user', users), ('item', items)):

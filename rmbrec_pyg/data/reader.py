@@ -50,8 +50,17 @@ def _read_text(path: str) -> str:
                                  f'({type(e).__name__}: {e})')
 
 
+#: The most users, and the most items, that ``count.txt`` may declare
+#: (2^31 - 1: ids fit in int32, and per-node arrays in memory).
+MAX_NODES = 2**31 - 1
+
+
 def read_count(root: str) -> Tuple[int, int]:
     r"""Reads ``count.txt`` and returns :obj:`(num_users, num_items)`."""
+    if osp.isfile(root):
+        raise DatasetFormatError(root, 'a file, not a dataset folder; turn '
+                                 'an event log into one with: rmbrec-prepare '
+                                 f'{root} OUT_DIR, then data.root=OUT_DIR')
     if not osp.isdir(root):
         raise DatasetFormatError(root, 'dataset folder does not exist')
     path = find_file(root, 'count')
@@ -77,6 +86,11 @@ def read_count(root: str) -> Tuple[int, int]:
             raise DatasetFormatError(
                 path, f"expected '{key}' to be a positive integer, "
                 f'got {val!r}', line=1)
+        if val > MAX_NODES:
+            raise DatasetFormatError(
+                path, f"'{key}' is {val:,}: more than the {MAX_NODES:,} "
+                f'{key}s a dataset may have (per-{key} arrays alone would '
+                f'take {val * 8 / 2**30:,.0f} GiB)', line=1)
         counts.append(val)
     return counts[0], counts[1]
 
@@ -169,7 +183,7 @@ def read_pairs(path: str, num_users: int, num_items: int,
                                  "'user item' with 1-based ids")
     try:
         arr = np.array(text.split(), dtype=np.int64)
-    except ValueError:
+    except (ValueError, OverflowError):  # not an integer, or beyond int64
         raise _locate_bad_line(path, text, num_users, num_items)
     if arr.size != 2 * len(lines):
         raise _locate_bad_line(path, text, num_users, num_items)

@@ -49,3 +49,54 @@ def test_prepare_cli_tianchi(tmp_path):
     data = load_folder(str(tmp_path / 'out'))
     assert sorted(data.behaviors) == ['buy', 'collect', 'view']
     assert data['user', 'buy', 'item'].val_edge_label_index.size(1) == 5
+
+
+def test_prepare_drops_missing_ids(tmp_path):
+    rows = ['user,item,behavior,timestamp',
+            'a,x,buy,1', 'a,y,buy,2', 'a,z,buy,3', ',x,buy,4', 'b,,buy,5',
+            'N/A,y,buy,6', 'b, null ,cart,7', 'b,x,buy,8']
+    path = tmp_path / 'ev.csv'
+    path.write_text('\n'.join(rows) + '\n')
+    s = prepare_events(str(path), str(tmp_path / 'ds'))
+    assert s.malformed == 4
+    assert s.first_errors[:3] == [f"{path}, line 5: missing user id ''",
+                                  f"{path}, line 6: missing item id ''",
+                                  f"{path}, line 7: missing user id 'N/A'"]
+    # only a and b are users, x, y and z items: no id '' or 'N/A'
+    assert s.users == 2 and s.items == 3
+    users = (tmp_path / 'ds' / 'user_ids.csv').read_text().split()[1:]
+    assert [u.split(',')[0] for u in users] == ['a', 'b']
+    assert not (tmp_path / 'ds' / 'cart.txt').exists()
+
+
+def test_prepare_refuses_a_folder_with_an_earlier_output(tmp_path):
+    import pytest
+
+    from rmbrec_pyg.data.errors import ConfigError
+    path = tmp_path / 'ev.csv'
+    path.write_text('user,item,behavior,timestamp\n'
+                    'a,x,buy,1\na,y,buy,2\na,z,buy,3\na,w,cart,4\n')
+    out = tmp_path / 'ds'
+    prepare_events(str(path), str(out))
+    # an earlier export had a click behavior; this one has none
+    (out / 'click.txt').write_text('1 1\n')
+    (out / 'old.txt.gz').write_bytes(b'')
+    before = sorted(p.name for p in out.iterdir())
+    with pytest.raises(ConfigError, match='holds an earlier output '
+                       r'\(buy.txt, cart.txt, click.txt, count.txt, ...\)'):
+        prepare_events(str(path), str(out))
+    assert sorted(p.name for p in out.iterdir()) == before
+    res = subprocess.run([sys.executable, '-m', 'rmbrec_pyg.cli.prepare',
+                          str(path), str(out)], capture_output=True,
+                         text=True)
+    assert res.returncode == 2 and '--overwrite' in res.stderr
+    assert res.stderr.count('\n') == 1
+    prepare_events(str(path), str(out), overwrite=True)
+    assert not (out / 'click.txt').exists()
+    assert not (out / 'old.txt.gz').exists()
+    assert sorted(load_folder(str(out)).behaviors) == ['buy', 'cart']
+    # the log itself may sit in the output folder
+    inside = out / 'events.txt'
+    inside.write_text(path.read_text())
+    prepare_events(str(inside), str(out), overwrite=True)
+    assert inside.exists()

@@ -1,6 +1,5 @@
 r"""Trackers as a config group: each is tested when its package is
 installed, and skipped with the reason when not."""
-import os
 
 import pytest
 
