@@ -32,3 +32,12 @@ def test_lambda_sweep_and_report(tmp_path):
     assert '6 runs -> report.md, report.csv, lambda_heatmap.png' in out
     assert (sweep / 'lambda_heatmap.png').stat().st_size > 1000
     assert len((sweep / 'report.csv').read_text().splitlines()) == 7
+
+
+def test_own_loop_on_a_shops_hetero_data(tmp_path):
+    # ('customer', 'purchase', 'product') with click and cart, undirected
+    out = _run([os.path.join(ROOT, 'examples', 'own_loop.py'), '--epochs',
+                '10', '--users', '300', '--items', '200', '--undirected'],
+               tmp_path)
+    line = [ln for ln in out.splitlines() if ln.startswith('epoch 010')][0]
+    assert float(line.split('recall@20 ')[1]) > 0.1

@@ -1,6 +1,7 @@
-from typing import Any, Dict, Optional
-
+import copy
+import math
 import weakref
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -10,7 +11,59 @@ from torch_geometric.typing import Adj, OptTensor
 
 from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
 from rmbrec_pyg.regularizers.base import RegularizerInput
+from rmbrec_pyg.regularizers.orm import ORM
 from rmbrec_pyg.regularizers.rrm import RRM
+
+EdgeType = Tuple[str, str, str]
+
+
+def behavior_edge_types(data: Any, target: Union[str, EdgeType, None] = None
+                        ) -> Tuple[EdgeType, List[EdgeType]]:
+    r"""The target edge type of a :class:`~torch_geometric.data.HeteroData`
+    and all of its behaviors (the edge types between the target's source
+    and destination node types, target last), under any names.
+
+    :obj:`target` is an edge type, a relation name, or :obj:`None` for
+    ``data.target`` (this package's datasets) or the only edge type.
+    Reverse edge types (destination to source, as
+    :class:`~torch_geometric.transforms.ToUndirected` adds them) are
+    recognised and left out; any other edge type (e.g. user-user) raises a
+    :class:`ValueError` naming it."""
+    types = [tuple(t) for t in data.edge_types]
+    if target is None:
+        name = getattr(data, 'target', None) if 'target' in data else None
+        if name is not None:
+            target = str(name)
+        elif len(types) == 1:
+            target = types[0]  # type: ignore[assignment]
+        else:
+            raise ValueError(f'which edge type is the target behavior? pass '
+                             f'target=, one of {types}')
+    if isinstance(target, str):
+        match = [t for t in types if t[1] == target]
+        if len(match) != 1:
+            raise ValueError(f'target {target!r} names {len(match)} edge '
+                             f'types of {types}; pass the edge type')
+        target = match[0]  # type: ignore[assignment]
+    target = tuple(target)  # type: ignore[assignment]
+    if target not in types:
+        raise ValueError(f'target {target} is not an edge type of the data '
+                         f'({types})')
+    src, _, dst = target
+    if src == dst:
+        raise ValueError(f'target {target}: users and items need two node '
+                         'types (a bipartite graph)')
+    behaviors = [t for t in types if (t[0], t[2]) == (src, dst)]
+    other = [t for t in types if (t[0], t[2]) not in ((src, dst), (dst, src))]
+    if other:
+        raise ValueError(f'edge types {other} are not between {src!r} and '
+                         f'{dst!r}: a multi-behavior model takes only '
+                         f'({src!r}, behavior, {dst!r}) edges')
+    order = list(getattr(data, 'behaviors', None) or []) \
+        if 'behaviors' in data else []
+    behaviors.sort(key=lambda t: (t == target, order.index(t[1])
+                                  if t[1] in order else len(order)))
+    return target, behaviors  # type: ignore[return-value]
 
 
 class MultiBehaviorLightGCN(Module):
@@ -27,47 +80,75 @@ class MultiBehaviorLightGCN(Module):
     mean of the behavior towers (paper Eq. 8).
 
     Beyond LightGCN: :meth:`recommend` can leave out the items a user has
-    already bought, and :meth:`contrastive_loss` is RMBRec's RRM term over
-    a batch of users (add it to :meth:`recommendation_loss` to train with
-    it; ORM needs per-behavior triples, see
-    :class:`~rmbrec_pyg.objective.Objective`).
+    already bought; :meth:`contrastive_loss` is RMBRec's RRM term over a
+    batch of users and :meth:`robustness_loss` its ORM term over the
+    per-behavior losses of :meth:`behavior_losses` (add them to
+    :meth:`recommendation_loss`; ``examples/own_loop.py``). Without this
+    class, :mod:`rmbrec_pyg.regularizers.functional` computes both from
+    plain tensors.
 
     Args:
-        data (HeteroData): A multi-behavior graph of this package (see
-            :func:`~rmbrec_pyg.data.build_hetero_data`).
+        data (HeteroData): A multi-behavior graph: the edge types between
+            one source (user) and one destination (item) node type, under
+            any names, with or without the reverse edge types of
+            :class:`~torch_geometric.transforms.ToUndirected` (see
+            :func:`behavior_edge_types`).
         embedding_dim (int): Embedding size. (default: :obj:`64`)
         num_layers (int): Propagation layers. (default: :obj:`3`)
+        target (str or Tuple[str, str, str], optional): The target
+            behavior's edge type or relation name. (default:
+            ``data.target``, or the only edge type)
         layer_combination (str): ``'mean'`` (LightGCN) or
             ``'normalized_sum'`` (the RMBRec authors'). (default:
             :obj:`'mean'`)
         rrm_weight (float): :math:`\lambda_1` of :meth:`contrastive_loss`.
             (default: :obj:`1.0`)
+        orm_weight (float): :math:`\lambda_2` of :meth:`robustness_loss`.
+            (default: :obj:`1.0`)
+        init (str): ``'normal'`` (this package's, std 0.1) or ``'pyg'``
+            (PyG's LightGCN: Xavier-uniform over the users-and-items
+            matrix). (default: :obj:`'normal'`)
         **kwargs (optional): More arguments of
             :class:`~rmbrec_pyg.nn.MultiBehaviorEncoder`.
     """
     def __init__(self, data: Any, embedding_dim: int = 64,
-                 num_layers: int = 3, layer_combination: str = 'mean',
-                 rrm_weight: float = 1.0, **kwargs: Any) -> None:
+                 num_layers: int = 3,
+                 target: Union[str, EdgeType, None] = None,
+                 layer_combination: str = 'mean',
+                 rrm_weight: float = 1.0, orm_weight: float = 1.0,
+                 init: str = 'normal', **kwargs: Any) -> None:
         super().__init__()
-        self.num_users = int(data['user'].num_nodes)
-        self.num_items = int(data['item'].num_nodes)
+        if init not in ('normal', 'pyg'):
+            raise ValueError(f"'init' must be 'normal' or 'pyg' (got "
+                             f'{init!r})')
+        self.target_edge_type, types = behavior_edge_types(data, target)
+        src, _, dst = self.target_edge_type
+        self.node_types = (src, dst)
+        self.num_users = int(data[src].num_nodes)
+        self.num_items = int(data[dst].num_nodes)
         self.num_nodes = self.num_users + self.num_items
-        self.target = str(data.target)
+        self.target = self.target_edge_type[1]
+        behaviors = [t[1] for t in types]
+        self.init = init
         self.encoder = MultiBehaviorEncoder(
-            self.num_users, self.num_items, list(data.behaviors),
+            self.num_users, self.num_items, behaviors,
             embedding_dim, num_layers, layer_combination, **kwargs)
-        self.aux = [b for b in data.behaviors if b != self.target]
+        self.aux = [b for b in behaviors if b != self.target]
         adj = MultiBehaviorEncoder.build_adjacency(
-            {b: data['user', b, 'item'].edge_index for b in self.aux},
+            {b: data[src, b, dst].edge_index for b in self.aux},
             self.num_users, self.num_items)
         for b, a in adj.items():  # buffers follow .to(device)
             self.register_buffer(f'adj_{b}', a, persistent=False)
-        self.register_buffer('bought',
-                             data['user', self.target, 'item'].edge_index,
+        self.register_buffer('bought', data[src, self.target, dst].edge_index,
                              persistent=False)
         self.rrm = RRM(rrm_weight)
+        self.orm = ORM(orm_weight)
         self._cache: Dict[str, Any] = {}
         self._last: Optional[Tensor] = None
+        self._last_items: Optional[Tensor] = None
+        self.edges = {b: data[src, b, dst].edge_index for b in behaviors}
+        if init == 'pyg':
+            self.reset_parameters()
 
     @property
     def embedding_dim(self) -> int:
@@ -78,8 +159,35 @@ class MultiBehaviorLightGCN(Module):
         return self.encoder.num_layers
 
     def reset_parameters(self) -> None:
-        r"""Resets all learnable parameters of the module."""
+        r"""Resets all learnable parameters of the module (with
+        ``init='pyg'``, as PyG's LightGCN: Xavier-uniform over the
+        :obj:`[U + I, F]` matrix of users and items)."""
         self.encoder.reset_parameters()
+        if self.init == 'pyg':
+            bound = math.sqrt(6.0 / (self.num_nodes + self.embedding_dim))
+            for emb in (self.encoder.user_embedding,
+                        self.encoder.item_embedding):
+                torch.nn.init.uniform_(emb.weight, -bound, bound)
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> 'MultiBehaviorLightGCN':
+        # Sparse CSR buffers have no storage that deepcopy could copy: they
+        # are cloned. The target-graph cache and the last forward's towers
+        # (part of an autograd graph) are not copied.
+        new = self.__class__.__new__(self.__class__)
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            if key == '_buffers':
+                value = {n: b.clone() if b is not None and
+                         b.layout != torch.strided else
+                         copy.deepcopy(b, memo) for n, b in value.items()}
+            elif key == '_cache':
+                value = {}
+            elif key in ('_last', '_last_items'):
+                value = None
+            else:
+                value = copy.deepcopy(value, memo)
+            new.__dict__[key] = value
+        return new
 
     def _target_adjacency(self, edge_index: Adj) -> Any:
         # Normalise the target graph once per edge_index: the same tensor
@@ -114,7 +222,7 @@ class MultiBehaviorLightGCN(Module):
         adj = {b: getattr(self, f'adj_{b}') for b in self.aux}
         adj[self.target] = self._target_adjacency(edge_index)
         users, items = self.encoder(adj)
-        self._last = users
+        self._last, self._last_items = users, items
         zu, zi = self.encoder.fuse(users, items)
         return torch.cat([zu, zi])
 
@@ -153,18 +261,27 @@ class MultiBehaviorLightGCN(Module):
         dst = torch.arange(self.num_users, self.num_nodes,
                            device=out.device) if dst_index is None \
             else dst_index
+        if k > dst.numel():  # PyG's LightGCN fails here too, less clearly
+            raise ValueError(f"'k' ({k}) is larger than the number of "
+                             f'candidate items ({dst.numel()})')
         pred = out[src] @ out[dst].t()
         if exclude_bought:
+            # per distinct source, so that a repeated one is masked in
+            # every row it has
+            uniq, row_of = torch.unique(src, return_inverse=True)
             users, items = self.bought
             pos_src = torch.full((self.num_nodes, ), -1, dtype=torch.long,
                                  device=out.device)
-            pos_src[src] = torch.arange(src.numel(), device=out.device)
+            pos_src[uniq] = torch.arange(uniq.numel(), device=out.device)
             pos_dst = torch.full_like(pos_src, -1)
             pos_dst[dst] = torch.arange(dst.numel(), device=out.device)
             r, c = pos_src[users], pos_dst[items + self.num_users]
             keep = (r >= 0) & (c >= 0)
-            pred[r[keep], c[keep]] = float('-inf')
-        top = pred.topk(min(k, dst.numel()), dim=-1, sorted=sorted).indices
+            mask = torch.zeros(uniq.numel(), dst.numel(), dtype=torch.bool,
+                               device=out.device)
+            mask[r[keep], c[keep]] = True
+            pred = pred.masked_fill(mask[row_of], float('-inf'))
+        top = pred.topk(k, dim=-1, sorted=sorted).indices
         return dst[top]
 
     def link_pred_loss(self, pred: Tensor, edge_label: Tensor,
@@ -202,6 +319,56 @@ class MultiBehaviorLightGCN(Module):
                             device=users.device),
             target_index=behaviors.index(self.target), behaviors=behaviors)
         return self.rrm.weight * self.rrm(inputs)
+
+    def sample_behavior_triples(self, num: int,
+                                generator: Optional[torch.Generator] = None
+                                ) -> Dict[str, Tuple[Tensor, Tensor,
+                                                     Tensor]]:
+        r"""For every behavior, :obj:`num` training edges drawn uniformly
+        (users and their positive items) and as many uniform negative items
+        (not checked against the user's items, as PyG's recipe samples),
+        in the homogeneous numbering (items from :obj:`num_users`):
+        ``{behavior: (users, positives, negatives)}`` for
+        :meth:`behavior_losses`."""
+        device = self.bought.device
+        out = {}
+        for b in self.encoder.behaviors:
+            edges = self.edges[b]
+            pick = torch.randint(edges.size(1), (num, ), generator=generator)
+            neg = torch.randint(self.num_items, (num, ), generator=generator)
+            u, i = edges[:, pick]
+            out[b] = (u.to(device), (i + self.num_users).to(device),
+                      (neg + self.num_users).to(device))
+        return out
+
+    def behavior_losses(self, triples: Dict[str, Tuple[Tensor, Tensor,
+                                                       Tensor]]) -> Tensor:
+        r"""One BPR loss per behavior (:obj:`[B]`, the encoder's order)
+        on each behavior's own embeddings, from the last
+        :meth:`get_embedding` (or forward) call: the risks that
+        :meth:`robustness_loss` (ORM) makes alike. :obj:`triples` maps
+        every behavior to (users, positive items, negative items) in the
+        homogeneous numbering (see :meth:`sample_behavior_triples`)."""
+        if self._last is None or self._last_items is None:
+            raise RuntimeError('call forward() or get_embedding() first')
+        missing = [b for b in self.encoder.behaviors if b not in triples]
+        if missing:
+            raise ValueError(f'no triples for the behaviors {missing}')
+        losses = []
+        for k, b in enumerate(self.encoder.behaviors):
+            u, i, j = triples[b]
+            zu = self._last[u, k]
+            zi = self._last_items[i - self.num_users, k]
+            zj = self._last_items[j - self.num_users, k]
+            diff = (zu * zi).sum(-1) - (zu * zj).sum(-1)
+            losses.append(torch.nn.functional.softplus(-diff).mean())
+        return torch.stack(losses)
+
+    def robustness_loss(self, behavior_losses: Tensor) -> Tensor:
+        r"""RMBRec's ORM term (weighted by :obj:`orm_weight`): the
+        variance of the per-behavior risks of :meth:`behavior_losses`."""
+        from rmbrec_pyg.regularizers.functional import orm
+        return self.orm.weight * orm(behavior_losses)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}({self.num_nodes}, '

@@ -75,3 +75,128 @@ def test_target_graph_cache_never_serves_a_stale_graph():
         fresh = model.get_embedding(tr[:, n:2 * n].clone())
     assert not torch.equal(a, b)
     assert torch.equal(b, fresh)
+
+
+def _renamed(data, undirected=False):
+    # The synthetic graph under a shop's own names, as a PyG user builds it:
+    # no data.behaviors, no data.target.
+    from torch_geometric.data import HeteroData
+    import torch_geometric.transforms as T
+    out = HeteroData()
+    out['customer'].num_nodes = data['user'].num_nodes
+    out['product'].num_nodes = data['item'].num_nodes
+    for old, new in (('view', 'click'), ('cart', 'cart'),
+                     ('buy', 'purchase')):
+        out['customer', new, 'product'].edge_index = \
+            data['user', old, 'item'].edge_index
+    return T.ToUndirected()(out) if undirected else out
+
+
+def _homogeneous(data):
+    buy = data['user', 'buy', 'item'].edge_index
+    pairs = torch.stack([buy[0], buy[1] + data['user'].num_nodes])
+    return torch.cat([pairs, pairs.flip(0)], dim=1)
+
+
+@pytest.mark.parametrize('undirected', [False, True])
+def test_any_hetero_data_under_any_names(undirected):
+    data = SyntheticMultiBehaviorDataset(num_users=50, num_items=30)[0]
+    torch.manual_seed(0)
+    ours = MultiBehaviorLightGCN(data, embedding_dim=8, num_layers=2)
+    torch.manual_seed(0)
+    theirs = MultiBehaviorLightGCN(_renamed(data, undirected),
+                                   embedding_dim=8, num_layers=2,
+                                   target=('customer', 'purchase', 'product'))
+    assert theirs.encoder.behaviors == ['click', 'cart', 'purchase']
+    assert theirs.node_types == ('customer', 'product')
+    edge_index = _homogeneous(data)
+    # the reverse edge types of ToUndirected are recognised, not behaviors
+    assert torch.allclose(ours.get_embedding(edge_index),
+                          theirs.get_embedding(edge_index))
+    by_name = MultiBehaviorLightGCN(_renamed(data, undirected), 8, 2,
+                                    target='purchase')
+    assert by_name.target_edge_type == ('customer', 'purchase', 'product')
+
+
+def test_hetero_data_it_cannot_take_is_named():
+    data = _renamed(SyntheticMultiBehaviorDataset(num_users=20,
+                                                  num_items=10)[0])
+    with pytest.raises(ValueError, match='pass target='):
+        MultiBehaviorLightGCN(data, 8, 2)
+    with pytest.raises(ValueError, match="target 'order' names 0 edge"):
+        MultiBehaviorLightGCN(data, 8, 2, target='order')
+    data['customer', 'follows', 'customer'].edge_index = \
+        torch.tensor([[0], [1]])
+    with pytest.raises(ValueError, match=r"\[\('customer', 'follows', "
+                       r"'customer'\)\] are not between"):
+        MultiBehaviorLightGCN(data, 8, 2, target='purchase')
+
+
+def test_deepcopy_and_pyg_initialisation():
+    import copy
+    import math
+    data = SyntheticMultiBehaviorDataset(num_users=50, num_items=30)[0]
+    model = MultiBehaviorLightGCN(data, embedding_dim=8, num_layers=2,
+                                  init='pyg')
+    bound = math.sqrt(6 / (80 + 8))
+    for w in (model.encoder.user_embedding.weight,
+              model.encoder.item_embedding.weight):
+        assert w.abs().max() <= bound and w.std() > bound / 3
+    edge_index = _homogeneous(data)
+    model(edge_index).sum().backward()  # a forward leaves its towers
+    best = copy.deepcopy(model)  # keep-the-best, EMA, SWA
+    assert torch.equal(best.get_embedding(edge_index),
+                       model.get_embedding(edge_index))
+    with torch.no_grad():
+        model.encoder.user_embedding.weight.add_(1.0)
+    assert not torch.equal(best.get_embedding(edge_index),
+                           model.get_embedding(edge_index))
+    with pytest.raises(ValueError, match="'init' must be"):
+        MultiBehaviorLightGCN(data, 8, 2, init='xavier')
+
+
+def test_recommend_with_large_k_and_repeated_sources():
+    data = SyntheticMultiBehaviorDataset(num_users=50, num_items=30)[0]
+    model = MultiBehaviorLightGCN(data, embedding_dim=8, num_layers=2)
+    edge_index = _homogeneous(data)
+    with pytest.raises(ValueError, match=r"'k' \(31\) is larger than the "
+                       r'number of candidate items \(30\)'):
+        model.recommend(edge_index, k=31)
+    assert model.recommend(edge_index, k=30).shape == (50, 30)
+    buy = data['user', 'buy', 'item'].edge_index
+    user = int(buy[0, 0])
+    mine = set((buy[1][buy[0] == user] + 50).tolist())
+    k = 30 - len(mine)
+    top = model.recommend(edge_index, src_index=torch.tensor([user, 3, user]),
+                          k=k, exclude_bought=True)
+    for row in (0, 2):  # both rows of the repeated user are masked
+        assert not set(top[row].tolist()) & mine
+    assert torch.equal(top[0], top[2])
+
+
+def test_orm_from_your_own_loop():
+    data = SyntheticMultiBehaviorDataset(num_users=50, num_items=30)[0]
+    model = MultiBehaviorLightGCN(data, embedding_dim=8, num_layers=2,
+                                  orm_weight=0.5)
+    edge_index = _homogeneous(data)
+    with pytest.raises(RuntimeError, match='forward'):
+        model.behavior_losses({})
+    model(edge_index)
+    triples = model.sample_behavior_triples(
+        64, generator=torch.Generator().manual_seed(0))
+    assert set(triples) == {'view', 'cart', 'buy'}
+    u, i, j = triples['cart']
+    cart = set(map(tuple, data['user', 'cart', 'item'].edge_index.t()
+                   .tolist()))
+    assert all((a, b - 50) in cart for a, b in zip(u.tolist(), i.tolist()))
+    assert (j >= 50).all() and (j < 80).all()
+    losses = model.behavior_losses(triples)
+    assert losses.shape == (3, ) and (losses > 0).all()
+    orm = model.robustness_loss(losses)
+    assert torch.allclose(orm, 0.5 * losses.var())
+    orm.backward()
+    assert model.encoder.item_embedding.weight.grad is not None
+    with pytest.raises(ValueError, match=r"no triples for the behaviors "
+                       r"\['buy'\]"):
+        model.behavior_losses({b: t for b, t in triples.items()
+                               if b != 'buy'})
