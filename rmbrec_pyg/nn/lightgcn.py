@@ -1,5 +1,6 @@
 import copy
 import math
+import warnings
 import weakref
 from typing import Any, Dict, List, Optional, Tuple, Union
 
@@ -169,6 +170,33 @@ class MultiBehaviorLightGCN(Module):
                         self.encoder.item_embedding):
                 torch.nn.init.uniform_(emb.weight, -bound, bound)
 
+    def _graph_digests(self) -> Dict[str, str]:
+        if getattr(self, '_digests', None) is None:
+            from rmbrec_pyg.utils.digest import tensor_digest
+            self._digests = {'nodes': f'{self.num_users}x{self.num_items}',
+                             **{b: tensor_digest(e)
+                                for b, e in self.edges.items()}}
+        return self._digests
+
+    def get_extra_state(self) -> Dict[str, Any]:
+        r"""Saved in :meth:`state_dict`: checksums of the graphs the model
+        was built on, so that weights loaded into a model of other graphs
+        are noticed (see :meth:`set_extra_state`)."""
+        return {'graphs': dict(self._graph_digests())}
+
+    def set_extra_state(self, state: Any) -> None:
+        r"""Warns when the weights being loaded were trained on other
+        graphs (other users, items or edges): they would score differently
+        here."""
+        saved = state.get('graphs') if isinstance(state, dict) else None
+        if isinstance(saved, dict) and saved != self._graph_digests():
+            changed = sorted(k for k in set(saved) | set(self._digests)
+                             if saved.get(k) != self._digests.get(k))
+            warnings.warn(f'{self.__class__.__name__}: the loaded weights '
+                          f'were trained on other graphs ({", ".join(changed)}'
+                          ' differ); they will score differently here',
+                          stacklevel=2)
+
     def __deepcopy__(self, memo: Dict[int, Any]) -> 'MultiBehaviorLightGCN':
         # Sparse CSR buffers have no storage that deepcopy could copy: they
         # are cloned. The target-graph cache and the last forward's towers
@@ -221,6 +249,12 @@ class MultiBehaviorLightGCN(Module):
                              f'graph is normalised as LightGCN does)')
         adj = {b: getattr(self, f'adj_{b}') for b in self.aux}
         adj[self.target] = self._target_adjacency(edge_index)
+        dtype = self.encoder.user_embedding.weight.dtype
+        # .double() / .to(bfloat16) leave sparse buffers as they are: the
+        # graphs follow the embeddings' dtype here
+        adj = {b: a.to(dtype) if isinstance(a, Tensor) and
+               a.is_floating_point() and a.dtype != dtype else a
+               for b, a in adj.items()}
         users, items = self.encoder(adj)
         self._last, self._last_items = users, items
         zu, zi = self.encoder.fuse(users, items)

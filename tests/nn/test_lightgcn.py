@@ -200,3 +200,27 @@ def test_orm_from_your_own_loop():
                        r"\['buy'\]"):
         model.behavior_losses({b: t for b, t in triples.items()
                                if b != 'buy'})
+
+
+def test_other_dtypes_and_weights_from_other_graphs():
+    import copy
+    import warnings
+    data = SyntheticMultiBehaviorDataset(num_users=50, num_items=30)[0]
+    model = MultiBehaviorLightGCN(data, embedding_dim=8, num_layers=2)
+    edge_index = _homogeneous(data)
+    ref = model.get_embedding(edge_index).detach()
+    double = copy.deepcopy(model).double()
+    out = double.get_embedding(edge_index)
+    assert out.dtype == torch.float64
+    assert torch.allclose(out.float(), ref, atol=1e-6)
+    half = copy.deepcopy(model).to(torch.bfloat16)
+    assert half.get_embedding(edge_index).dtype == torch.bfloat16
+    state = model.state_dict()
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')  # the same graphs: no warning
+        MultiBehaviorLightGCN(data, 8, 2).load_state_dict(state)
+    other = SyntheticMultiBehaviorDataset(num_users=50, num_items=30,
+                                          seed=1)[0]
+    with pytest.warns(UserWarning, match=r'trained on other graphs \(buy, '
+                      r'cart, view differ\)'):
+        MultiBehaviorLightGCN(other, 8, 2).load_state_dict(state)
