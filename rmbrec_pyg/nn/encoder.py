@@ -164,9 +164,22 @@ class MultiBehaviorEncoder(Module):
                         ) -> Dict[str, Any]:
         r"""Normalises every behavior graph once (see
         :func:`~rmbrec_pyg.graph.normalized_adjacency`); pass
-        :obj:`backend=encoder.sparse_backend` for the encoder's choice."""
+        :obj:`backend=encoder.sparse_backend` for the encoder's choice.
+
+        :obj:`edge_index_dict` maps behavior names or edge types (any node
+        type names) to :obj:`[2, E]` user-item edges, or is a
+        :class:`~torch_geometric.data.HeteroData` (its behaviors, see
+        :func:`~rmbrec_pyg.nn.edge_types.behavior_edge_types`). The
+        reverse edge types of :class:`~torch_geometric.transforms.
+        ToUndirected` are left out (the normalisation is symmetric)."""
+        from rmbrec_pyg.nn.edge_types import (behavior_edge_types,
+                                              forward_edge_types)
+        if hasattr(edge_index_dict, 'edge_types'):  # a HeteroData
+            data: Any = edge_index_dict
+            _, types = behavior_edge_types(data)
+            edge_index_dict = {t: data[t].edge_index for t in types}
         out = {}
-        for key, index in edge_index_dict.items():
+        for key, index in forward_edge_types(edge_index_dict).items():
             b = key[1] if isinstance(key, tuple) else key
             out[b] = normalized_adjacency(index, num_users, num_items, eps,
                                           backend, device)

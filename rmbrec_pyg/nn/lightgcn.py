@@ -2,7 +2,7 @@ import copy
 import math
 import warnings
 import weakref
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -10,62 +10,11 @@ from torch.nn import Module
 from torch_geometric.nn.models.lightgcn import BPRLoss
 from torch_geometric.typing import Adj, OptTensor
 
+from rmbrec_pyg.nn.edge_types import EdgeType, behavior_edge_types
 from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
 from rmbrec_pyg.regularizers.base import RegularizerInput
 from rmbrec_pyg.regularizers.orm import ORM
 from rmbrec_pyg.regularizers.rrm import RRM
-
-EdgeType = Tuple[str, str, str]
-
-
-def behavior_edge_types(data: Any, target: Union[str, EdgeType, None] = None
-                        ) -> Tuple[EdgeType, List[EdgeType]]:
-    r"""The target edge type of a :class:`~torch_geometric.data.HeteroData`
-    and all of its behaviors (the edge types between the target's source
-    and destination node types, target last), under any names.
-
-    :obj:`target` is an edge type, a relation name, or :obj:`None` for
-    ``data.target`` (this package's datasets) or the only edge type.
-    Reverse edge types (destination to source, as
-    :class:`~torch_geometric.transforms.ToUndirected` adds them) are
-    recognised and left out; any other edge type (e.g. user-user) raises a
-    :class:`ValueError` naming it."""
-    types = [tuple(t) for t in data.edge_types]
-    if target is None:
-        name = getattr(data, 'target', None) if 'target' in data else None
-        if name is not None:
-            target = str(name)
-        elif len(types) == 1:
-            target = types[0]  # type: ignore[assignment]
-        else:
-            raise ValueError(f'which edge type is the target behavior? pass '
-                             f'target=, one of {types}')
-    if isinstance(target, str):
-        match = [t for t in types if t[1] == target]
-        if len(match) != 1:
-            raise ValueError(f'target {target!r} names {len(match)} edge '
-                             f'types of {types}; pass the edge type')
-        target = match[0]  # type: ignore[assignment]
-    target = tuple(target)  # type: ignore[assignment]
-    if target not in types:
-        raise ValueError(f'target {target} is not an edge type of the data '
-                         f'({types})')
-    src, _, dst = target
-    if src == dst:
-        raise ValueError(f'target {target}: users and items need two node '
-                         'types (a bipartite graph)')
-    behaviors = [t for t in types if (t[0], t[2]) == (src, dst)]
-    other = [t for t in types if (t[0], t[2]) not in ((src, dst), (dst, src))]
-    if other:
-        raise ValueError(f'edge types {other} are not between {src!r} and '
-                         f'{dst!r}: a multi-behavior model takes only '
-                         f'({src!r}, behavior, {dst!r}) edges')
-    order = list(getattr(data, 'behaviors', None) or []) \
-        if 'behaviors' in data else []
-    behaviors.sort(key=lambda t: (t == target, order.index(t[1])
-                                  if t[1] in order else len(order)))
-    return target, behaviors  # type: ignore[return-value]
-
 
 class MultiBehaviorLightGCN(Module):
     r"""RMBRec's multi-behavior encoder behind the interface of PyG's

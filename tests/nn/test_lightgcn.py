@@ -224,3 +224,19 @@ def test_other_dtypes_and_weights_from_other_graphs():
     with pytest.warns(UserWarning, match=r'trained on other graphs \(buy, '
                       r'cart, view differ\)'):
         MultiBehaviorLightGCN(other, 8, 2).load_state_dict(state)
+
+
+def test_build_adjacency_on_any_names_with_reverse_edges():
+    from rmbrec_pyg.nn import MultiBehaviorEncoder
+    data = SyntheticMultiBehaviorDataset(num_users=50, num_items=30)[0]
+    plain = MultiBehaviorEncoder.build_adjacency(
+        {b: data['user', b, 'item'].edge_index for b in data.behaviors},
+        50, 30)
+    shop = _renamed(data, undirected=True)
+    shop.target = 'purchase'  # which of the three is the target
+    for given in (shop, shop.edge_index_dict):
+        adj = MultiBehaviorEncoder.build_adjacency(given, 50, 30)
+        assert set(adj) == {'click', 'cart', 'purchase'}
+        for ours, theirs in (('view', 'click'), ('buy', 'purchase')):
+            assert torch.equal(adj[theirs].to_dense(),
+                               plain[ours].to_dense())
