@@ -544,3 +544,16 @@ def test_outputs_have_the_usual_mode_and_lf_endings(tmp_path):
         path = out / name
         assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, name
         assert b'\r\n' not in path.read_bytes(), name
+
+
+def test_optuna_without_the_extra_names_it(tmp_path):
+    try:
+        import hydra_plugins.hydra_optuna_sweeper  # noqa: F401
+        pytest.skip('the optuna extra is installed')
+    except ImportError:
+        pass
+    for args in (['hparams_search=optuna'],
+                 ['-m', 'hparams_search=optuna',
+                  f'hydra.sweep.dir={tmp_path}/sweep']):
+        res = _run('rmbrec_pyg.cli.train', args, tmp_path)
+        _fails(res, 'hparams_search=optuna', "pip install 'rmbrec_pyg[optuna]'")

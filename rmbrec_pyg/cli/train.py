@@ -109,6 +109,12 @@ def _precheck(argv: List[str]) -> None:
     # ``data=foo``, a value of the wrong type) as a multi-line message with
     # exit code 1. For a single run, compose first and report such mistakes
     # as one line with exit code 2, like every other input error.
+    if 'hparams_search=optuna' in argv:  # single run or -m
+        try:
+            import hydra_plugins.hydra_optuna_sweeper  # noqa: F401
+        except ImportError:
+            fail('rmbrec-train', "hparams_search=optuna needs Hydra's Optuna "
+                 "sweeper: pip install 'rmbrec_pyg[optuna]'")
     if any(a.startswith('-') or a.startswith('sweep=') for a in argv):
         return  # --help, --cfg, -m ...: Hydra's business
     run_dirs = [a.split('=', 1)[1] for a in argv
