@@ -166,26 +166,66 @@ class MultiBehaviorLightGCN(Module):
             new.__dict__[key] = value
         return new
 
+    def _as_edge_index(self, adj: Adj) -> Tensor:
+        # PyG's Adj forms: an edge_index, a torch.sparse adjacency (COO,
+        # CSR or CSC) or torch_sparse's SparseTensor, [N, N] in the
+        # homogeneous numbering, unweighted.
+        name = self.__class__.__name__
+        if isinstance(adj, Tensor) and adj.layout == torch.strided:
+            if adj.dim() != 2 or adj.size(0) != 2:
+                raise ValueError(f"'{name}' expects an edge_index of shape "
+                                 f'[2, E] (got {list(adj.shape)})')
+            return adj
+        if isinstance(adj, Tensor):  # torch.sparse
+            coo = adj.to_sparse_coo().coalesce() if adj.layout != \
+                torch.sparse_coo else adj.coalesce()
+            index, values = coo.indices(), coo.values()
+        elif hasattr(adj, 'coo') and hasattr(adj, 'sparse_sizes'):
+            row, col, values = adj.coo()  # torch_sparse.SparseTensor
+            index = torch.stack([row, col])
+        else:
+            raise TypeError(f"'{name}' expects an edge_index, a torch.sparse "
+                            f'adjacency or a SparseTensor (got '
+                            f'{type(adj).__name__})')
+        if tuple(adj.size()) != (self.num_nodes, self.num_nodes):
+            raise ValueError(f"'{name}': the adjacency must be [N, N] with N "
+                             f'= {self.num_nodes} users and items (got '
+                             f'{list(adj.size())})')
+        if values is not None and not bool((values == 1).all()):
+            raise ValueError(f"'{name}': edge weights are not supported (the "
+                             'adjacency has values other than 1); every '
+                             'behavior graph is normalised as LightGCN does')
+        return index
+
     def _target_adjacency(self, edge_index: Adj) -> Any:
-        # Normalise the target graph once per edge_index: the same tensor
-        # object (a weak reference, so a new tensor at a freed address is
-        # not taken for it) at the same version (an in-place edit bumps
-        # it).
+        # Normalise the target graph once per edge_index: the same object
+        # (a weak reference, so a new one at a freed address is not taken
+        # for it) at the same version (an in-place edit bumps it).
         ref = self._cache.get('ref')
-        if ref is None or ref() is not edge_index or \
-                self._cache.get('version') != edge_index._version:
-            u, v = edge_index
+        version = getattr(edge_index, '_version', None)
+        if ref is None or ref() is not edge_index or version is None or \
+                self._cache.get('version') != version:
+            index = self._as_edge_index(edge_index)
+            u, v = index
+            if bool(((u < self.num_users) == (v < self.num_users)).any()):
+                raise ValueError(f"'{self.__class__.__name__}': the target "
+                                 'graph holds user-user or item-item pairs; '
+                                 'expected user-item edges (users '
+                                 f'0..{self.num_users - 1}, then items)')
             users = torch.where(u < self.num_users, u, v)
             items = torch.where(u < self.num_users, v, u) - self.num_users
             keys = torch.unique(users * self.num_items + items)
             pairs = torch.stack([keys // self.num_items,
                                  keys % self.num_items])
-            self._cache = {'ref': weakref.ref(edge_index),
-                           'version': edge_index._version,
+            try:
+                ref = weakref.ref(edge_index)
+            except TypeError:  # not weak-referenceable: no cache
+                ref = None
+            self._cache = {'ref': ref, 'version': version,
                            'adj': MultiBehaviorEncoder
                            .build_adjacency({self.target: pairs},
                                             self.num_users, self.num_items,
-                                            device=edge_index.device)
+                                            device=index.device)
                            [self.target]}
         return self._cache['adj']
 

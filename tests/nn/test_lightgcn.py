@@ -240,3 +240,30 @@ def test_build_adjacency_on_any_names_with_reverse_edges():
         for ours, theirs in (('view', 'click'), ('buy', 'purchase')):
             assert torch.equal(adj[theirs].to_dense(),
                                plain[ours].to_dense())
+
+
+def test_pyg_adj_forms_and_what_they_cannot_be():
+    data = SyntheticMultiBehaviorDataset(num_users=50, num_items=30)[0]
+    model = MultiBehaviorLightGCN(data, embedding_dim=8, num_layers=2)
+    edge_index = _homogeneous(data)
+    ref = model.get_embedding(edge_index)
+    coo = torch.sparse_coo_tensor(edge_index, torch.ones(edge_index.size(1)),
+                                  (80, 80))
+    for adj in (coo, coo.to_sparse_csr(), coo.to_sparse_csc()):
+        assert torch.equal(model.get_embedding(adj), ref)
+    weighted = torch.sparse_coo_tensor(edge_index,
+                                       torch.rand(edge_index.size(1)) + 2,
+                                       (80, 80))
+    with pytest.raises(ValueError, match='edge weights are not supported'):
+        model.get_embedding(weighted)
+    with pytest.raises(ValueError, match='must be \\[N, N\\] with N = 80'):
+        model.get_embedding(torch.sparse_coo_tensor(
+            edge_index, torch.ones(edge_index.size(1)), (90, 90)))
+    with pytest.raises(ValueError, match='user-user or item-item pairs'):
+        model.get_embedding(torch.tensor([[0, 1], [2, 3]]))
+    try:
+        from torch_sparse import SparseTensor
+    except ImportError:
+        return
+    sp = SparseTensor.from_edge_index(edge_index, sparse_sizes=(80, 80))
+    assert torch.allclose(model.get_embedding(sp), ref)
