@@ -160,4 +160,4 @@ def test_checkpoints_without_a_model_or_of_another_shape(trained, tmp_path):
             else v) for k, v in state['encoder'].items()})
     save_checkpoint(wrong, str(run / 'best.pt'))
     _fails(_run('rmbrec_pyg.cli.evaluate', [str(run)], tmp_path),
-           'best.pt', 'does not fit the model')
+           'best.pt', 'the weights do not fit the model')

@@ -86,7 +86,9 @@ def test_train_in_process_and_evaluate_checkpoint(tmp_path):
     assert again['test'] == pytest.approx(metrics['test'], abs=1e-6)
     assert again['test_groups']['n_aux'] == \
         metrics['test_groups']['n_aux']
-    with pytest.raises(RuntimeError):  # another architecture
+    from rmbrec_pyg.data.errors import CheckpointError
+    with pytest.raises(CheckpointError, match='the weights do not fit the '
+                       'model'):  # another architecture
         evaluate(overrides[:-1] + ['encoder.embedding_dim=4'],
                  str(tmp_path / 'best.pt'))
 

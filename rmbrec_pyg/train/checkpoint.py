@@ -258,7 +258,7 @@ def best_model_state(trainer: Any) -> Dict[str, Any]:
 
 
 def load_encoder_state(encoder: Any, state: Dict[str, Any],
-                       path: str = 'the checkpoint') -> None:
+                       path: str = 'checkpoint') -> None:
     r"""Loads an encoder state dict. A *computed* fusion (weights from the
     training BAR, nothing learned) may be missing from it: such an encoder
     trains exactly as one without fusion, so a run of one can be scored as
@@ -269,12 +269,12 @@ def load_encoder_state(encoder: Any, state: Dict[str, Any],
         missing, unexpected = encoder.load_state_dict(state, strict=False)
     except RuntimeError as e:  # a wrong shape
         first = ' '.join(str(e).split())
-        raise CheckpointError(f'{path}: the checkpoint does not fit the '
+        raise CheckpointError(f'{path}: the weights do not fit the '
                               f'model: {first[:300]}') from None
     fusion = getattr(encoder, 'fusion', None)
     computed = fusion is not None and not fusion.learn
     bad = [k for k in missing if not (computed and k.startswith('fusion.'))]
     if bad or unexpected:
         raise CheckpointError(
-            f'{path}: the checkpoint does not fit the model: missing {bad}, '
+            f'{path}: the weights do not fit the model: missing {bad}, '
             f'unexpected {list(unexpected)}')
