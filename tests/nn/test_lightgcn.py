@@ -248,17 +248,18 @@ def test_pyg_adj_forms_and_what_they_cannot_be():
     edge_index = _homogeneous(data)
     ref = model.get_embedding(edge_index)
     coo = torch.sparse_coo_tensor(edge_index, torch.ones(edge_index.size(1)),
-                                  (80, 80))
+                                  (80, 80), check_invariants=True)
     for adj in (coo, coo.to_sparse_csr(), coo.to_sparse_csc()):
         assert torch.equal(model.get_embedding(adj), ref)
     weighted = torch.sparse_coo_tensor(edge_index,
                                        torch.rand(edge_index.size(1)) + 2,
-                                       (80, 80))
+                                       (80, 80), check_invariants=True)
     with pytest.raises(ValueError, match='edge weights are not supported'):
         model.get_embedding(weighted)
     with pytest.raises(ValueError, match='must be \\[N, N\\] with N = 80'):
         model.get_embedding(torch.sparse_coo_tensor(
-            edge_index, torch.ones(edge_index.size(1)), (90, 90)))
+            edge_index, torch.ones(edge_index.size(1)), (90, 90),
+            check_invariants=True))
     with pytest.raises(ValueError, match='user-user or item-item pairs'):
         model.get_embedding(torch.tensor([[0, 1], [2, 3]]))
     try:
