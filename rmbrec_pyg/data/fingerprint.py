@@ -2,7 +2,7 @@ r"""The fingerprint of a dataset: what a model was trained on, saved in its
 checkpoints and compared by ``rmbrec-evaluate``, ``rmbrec-recommend`` and a
 resumed run, so that a model is never scored or served against data that
 changed under it (a new ``buy.txt``, another split, more users)."""
-from typing import Any, Dict, List
+from typing import Any, Dict
 
 from rmbrec_pyg.data.hetero import edge_type
 from rmbrec_pyg.utils.digest import tensor_digest
@@ -28,10 +28,3 @@ def data_fingerprint(data: Any) -> Dict[str, str]:
             out[f'{s} pairs'] = tensor_digest(store[key])
     return out
 
-
-def fingerprint_changes(saved: Dict[str, str],
-                        now: Dict[str, str]) -> List[str]:
-    r"""The parts that differ between two :func:`data_fingerprint`\ s
-    (present in one only, or with another checksum)."""
-    return [k for k in list(saved) + [k for k in now if k not in saved]
-            if saved.get(k) != now.get(k)]

@@ -139,8 +139,8 @@ class MultiBehaviorLightGCN(Module):
         here."""
         saved = state.get('graphs') if isinstance(state, dict) else None
         if isinstance(saved, dict) and saved != self._graph_digests():
-            changed = sorted(k for k in set(saved) | set(self._digests)
-                             if saved.get(k) != self._digests.get(k))
+            from rmbrec_pyg.utils.digest import changed_keys
+            changed = sorted(changed_keys(saved, self._digests))
             warnings.warn(f'{self.__class__.__name__}: the loaded weights '
                           f'were trained on other graphs ({", ".join(changed)}'
                           ' differ); they will score differently here',

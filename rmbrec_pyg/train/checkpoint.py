@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional
 import torch
 
 from rmbrec_pyg.data.errors import CheckpointError, ConfigError
-from rmbrec_pyg.utils.digest import tensor_digests
+from rmbrec_pyg.utils.digest import changed_keys, tensor_digests
 from rmbrec_pyg.utils.io import atomic_write
 
 #: The entry of a checkpoint that holds its tensors' checksums.
@@ -38,9 +38,8 @@ def verify_checksums(state: Dict[str, Any], path: str) -> None:
     saved = state.get(CHECKSUMS)
     if not isinstance(saved, dict):
         return
-    now = tensor_digests({k: v for k, v in state.items() if k != CHECKSUMS})
-    bad = [k for k in list(saved) + [k for k in now if k not in saved]
-           if saved.get(k) != now.get(k)]
+    bad = changed_keys(saved, tensor_digests(
+        {k: v for k, v in state.items() if k != CHECKSUMS}))
     if bad:
         more = f' and {len(bad) - 1} more' if len(bad) > 1 else ''
         raise CheckpointError(
@@ -54,12 +53,11 @@ def check_data(state: Dict[str, Any], data: Any, path: str) -> None:
     :obj:`data` is not the data the checkpoint :obj:`state` was trained on
     (see :mod:`rmbrec_pyg.data.fingerprint`; nothing to check for a
     checkpoint saved without a fingerprint)."""
-    from rmbrec_pyg.data.fingerprint import (data_fingerprint,
-                                             fingerprint_changes)
+    from rmbrec_pyg.data.fingerprint import data_fingerprint
     saved = state.get('data')
     if not isinstance(saved, dict):
         return
-    changed = fingerprint_changes(saved, data_fingerprint(data))
+    changed = changed_keys(saved, data_fingerprint(data))
     if changed:
         raise ConfigError(
             f'{path}: the data is not what the model was trained on '

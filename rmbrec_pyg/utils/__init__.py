@@ -6,5 +6,6 @@ from rmbrec_pyg.utils.lazy import lazy_exports
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     'rmbrec_pyg.utils.io': ['atomic_write', 'write_json', 'write_text'],
     'rmbrec_pyg.utils.keys': ['keys_to_pairs', 'pair_keys'],
-    'rmbrec_pyg.utils.digest': ['tensor_digest', 'tensor_digests'],
+    'rmbrec_pyg.utils.digest': ['changed_keys', 'tensor_digest',
+                                'tensor_digests'],
 })

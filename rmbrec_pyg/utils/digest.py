@@ -3,7 +3,7 @@ to find a damaged or altered checkpoint and to tell one dataset from
 another (not a defence against deliberate forgery: a file that wants to
 pass can carry matching checksums)."""
 import zlib
-from typing import Any, Dict
+from typing import Any, Dict, List, Mapping
 
 import torch
 from torch import Tensor
@@ -38,3 +38,10 @@ def tensor_digests(state: Any, prefix: str = '') -> Dict[str, str]:
             out.update(tensor_digests(v, f'{prefix}.{i}' if prefix
                                       else str(i)))
     return out
+
+
+def changed_keys(saved: Mapping[str, Any], now: Mapping[str, Any]) -> List[str]:
+    r"""The keys whose values differ between two checksum maps (present in
+    one only, or with another value), :obj:`saved`'s first, in order."""
+    return [k for k in list(saved) + [k for k in now if k not in saved]
+            if saved.get(k) != now.get(k)]
