@@ -122,9 +122,7 @@ class Evaluator:
         self.train_target = store.edge_index
         self.exclude = ExclusionIndex(store.edge_index, self.num_users).to(
             self.device)
-        self._known = ExclusionIndex(
-            torch.cat([store.edge_index, *labels.values()], dim=1),
-            self.num_users).to(self.device)
+        self._known: Optional[ExclusionIndex] = None  # rmbrec-recommend's
         # Groups follow the dataset's behaviors, whatever subset a model
         # uses (target-only LightGCN included).
         self.aux_edges = [data[edge_type(b)].edge_index
@@ -178,7 +176,12 @@ class Evaluator:
     def known_purchases(self) -> ExclusionIndex:
         r"""Every target pair the data holds, training, validation and test
         (what a production export leaves out; :attr:`exclude` holds the
-        training pairs only, as the evaluation masks them)."""
+        training pairs only, as the evaluation masks them). Built on first
+        use: only a production export needs it."""
+        if self._known is None:
+            self._known = ExclusionIndex(torch.cat(
+                [self.train_target.to(self.device), *self.labels.values()],
+                dim=1), self.num_users).to(self.device)
         return self._known
 
     def bonus(self, refind: Optional[Refind]) -> Optional[ScoreBonus]:
