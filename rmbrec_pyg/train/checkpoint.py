@@ -54,10 +54,17 @@ def check_data(state: Dict[str, Any], data: Any, path: str) -> None:
     (see :mod:`rmbrec_pyg.data.fingerprint`; nothing to check for a
     checkpoint saved without a fingerprint)."""
     from rmbrec_pyg.data.fingerprint import data_fingerprint
+    if isinstance(state.get('data'), dict):
+        check_fingerprint(state, data_fingerprint(data), path)
+
+
+def check_fingerprint(state: Dict[str, Any], now: Dict[str, str],
+                      path: str) -> None:
+    r""":func:`check_data` against a fingerprint already computed."""
     saved = state.get('data')
     if not isinstance(saved, dict):
         return
-    changed = changed_keys(saved, data_fingerprint(data))
+    changed = changed_keys(saved, now)
     if changed:
         raise ConfigError(
             f'{path}: the data is not what the model was trained on '
@@ -219,10 +226,8 @@ def restore_training_state(trainer: Any, state: Dict[str, Any]) -> None:
     r"""Puts a :func:`training_state` back into :obj:`trainer` (refused
     with :class:`~rmbrec_pyg.data.errors.ConfigError` if the trainer's data
     is not the data the state was trained on)."""
-    checkpoints = getattr(trainer, 'checkpoints', None)
-    check_data(state, trainer.data, (checkpoints.path('last.pt') if
-                                     checkpoints is not None else None)
-               or 'last.pt')
+    check_fingerprint(state, fingerprint(trainer),
+                      trainer.checkpoints.path('last.pt') or 'last.pt')
     trainer.encoder.load_state_dict(state['encoder'])
     trainer.objective.regularizers.load_state_dict(state['regularizers'])
     trainer.optimizer.load_state_dict(state['optimizer'])
