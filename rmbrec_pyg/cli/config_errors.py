@@ -40,11 +40,10 @@ def closest(key: str, keys: Iterable[str]) -> Optional[str]:
     return None
 
 
-def suggestion(key: str, cfg: Optional[DictConfig]) -> str:
-    r"""`` (did you mean 'KEY'?)`` or nothing."""
-    if cfg is None:
-        return ''
-    best = closest(key, dotted_keys(cfg))
+def suggestion(key: str, keys: Iterable[str]) -> str:
+    r"""`` (did you mean 'KEY'?)`` with the closest of :obj:`keys`, or
+    nothing."""
+    best = closest(key, keys)
     return f" (did you mean '{best}'?)" if best else ''
 
 
@@ -69,7 +68,8 @@ def composition_error(e: BaseException, overrides: Sequence[str],
          re.search(r"Key '[^']+' not in '\w+'\s+full_key: (\S+)", text))
     if m:
         key = m.group(1)
-        return (f"unknown key '{key}'{suggestion(key, base)}; "
+        known = dotted_keys(base) if base is not None else []
+        return (f"unknown key '{key}'{suggestion(key, known)}; "
                 f'list the keys with: rmbrec-train --cfg job')
     m = (re.search(r"Value '(.*)' of type '\w+' could not be converted to "
                    r'(\w+)', text) or
@@ -97,9 +97,8 @@ def unknown_keys(cfg: DictConfig, schemas: Any) -> List[str]:
         for k in node.keys():
             if k not in fields:
                 key = f'{group}.{k}'
-                best = closest(key, [f'{group}.{f}' for f in fields])
-                out.append(f"unknown key '{key}'" +
-                           (f" (did you mean '{best}'?)" if best else ''))
+                out.append(f"unknown key '{key}'" + suggestion(
+                    key, [f'{group}.{f}' for f in fields]))
     return out
 
 

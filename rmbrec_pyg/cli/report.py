@@ -75,6 +75,14 @@ def _fmt(v: Any) -> str:
     return f'{v:.4f}' if isinstance(v, float) else str(v)
 
 
+def _columns(rows: List[Dict[str, Any]]) -> List[str]:
+    # every key of every row, in order of appearance (private ones out)
+    keys: List[str] = []
+    for r in rows:
+        keys += [k for k in r if k not in keys and not k.startswith('_')]
+    return keys
+
+
 def table_columns(rows: List[Dict[str, Any]]) -> Tuple[List[str],
                                                       Dict[str, str]]:
     r"""The columns of ``report.md`` and the settings every run shares: a
@@ -82,9 +90,7 @@ def table_columns(rows: List[Dict[str, Any]]) -> Tuple[List[str],
     table instead, and only :data:`SHOWN_METRICS` of validation and test
     are shown (of those the runs have; all of them are in ``report.csv``).
     """
-    keys: List[str] = []
-    for r in rows:
-        keys += [k for k in r if k not in keys and not k.startswith('_')]
+    keys = _columns(rows)
     metrics = [k for k in keys if k.startswith(('valid ', 'test '))]
     shown = [k for k in metrics if k.split(' ', 1)[1] in SHOWN_METRICS] \
         or metrics[:4]
@@ -97,9 +103,7 @@ def table_columns(rows: List[Dict[str, Any]]) -> Tuple[List[str],
 
 
 def write_tables(rows: List[Dict[str, Any]], root: str) -> None:
-    keys: List[str] = []
-    for r in rows:
-        keys += [k for k in r if k not in keys and not k.startswith('_')]
+    keys = _columns(rows)
 
     def write_csv(f: Any) -> None:
         w = csv.DictWriter(f, fieldnames=keys, extrasaction='ignore')
