@@ -2,7 +2,7 @@ import copy
 import math
 import warnings
 import weakref
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Union
 
 import torch
 from torch import Tensor
@@ -10,13 +10,14 @@ from torch.nn import Module
 from torch_geometric.nn.models.lightgcn import BPRLoss
 from torch_geometric.typing import Adj, OptTensor
 
+from rmbrec_pyg.nn.adj_input import as_edge_index, user_item_pairs
 from rmbrec_pyg.nn.edge_types import EdgeType, behavior_edge_types
 from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
-from rmbrec_pyg.regularizers.base import RegularizerInput
+from rmbrec_pyg.nn.lightgcn_terms import RobustnessTerms
 from rmbrec_pyg.regularizers.orm import ORM
 from rmbrec_pyg.regularizers.rrm import RRM
 
-class MultiBehaviorLightGCN(Module):
+class MultiBehaviorLightGCN(RobustnessTerms, Module):
     r"""RMBRec's multi-behavior encoder behind the interface of PyG's
     :class:`~torch_geometric.nn.models.LightGCN`, so that code written for
     that model trains a multi-behavior one by changing the constructor.
@@ -166,37 +167,6 @@ class MultiBehaviorLightGCN(Module):
             new.__dict__[key] = value
         return new
 
-    def _as_edge_index(self, adj: Adj) -> Tensor:
-        # PyG's Adj forms: an edge_index, a torch.sparse adjacency (COO,
-        # CSR or CSC) or torch_sparse's SparseTensor, [N, N] in the
-        # homogeneous numbering, unweighted.
-        name = self.__class__.__name__
-        if isinstance(adj, Tensor) and adj.layout == torch.strided:
-            if adj.dim() != 2 or adj.size(0) != 2:
-                raise ValueError(f"'{name}' expects an edge_index of shape "
-                                 f'[2, E] (got {list(adj.shape)})')
-            return adj
-        if isinstance(adj, Tensor):  # torch.sparse
-            coo = adj.to_sparse_coo().coalesce() if adj.layout != \
-                torch.sparse_coo else adj.coalesce()
-            index, values = coo.indices(), coo.values()
-        elif hasattr(adj, 'coo') and hasattr(adj, 'sparse_sizes'):
-            row, col, values = adj.coo()  # torch_sparse.SparseTensor
-            index = torch.stack([row, col])
-        else:
-            raise TypeError(f"'{name}' expects an edge_index, a torch.sparse "
-                            f'adjacency or a SparseTensor (got '
-                            f'{type(adj).__name__})')
-        if tuple(adj.size()) != (self.num_nodes, self.num_nodes):
-            raise ValueError(f"'{name}': the adjacency must be [N, N] with N "
-                             f'= {self.num_nodes} users and items (got '
-                             f'{list(adj.size())})')
-        if values is not None and not bool((values == 1).all()):
-            raise ValueError(f"'{name}': edge weights are not supported (the "
-                             'adjacency has values other than 1); every '
-                             'behavior graph is normalised as LightGCN does')
-        return index
-
     def _target_adjacency(self, edge_index: Adj) -> Any:
         # Normalise the target graph once per edge_index: the same object
         # (a weak reference, so a new one at a freed address is not taken
@@ -205,18 +175,10 @@ class MultiBehaviorLightGCN(Module):
         version = getattr(edge_index, '_version', None)
         if ref is None or ref() is not edge_index or version is None or \
                 self._cache.get('version') != version:
-            index = self._as_edge_index(edge_index)
-            u, v = index
-            if bool(((u < self.num_users) == (v < self.num_users)).any()):
-                raise ValueError(f"'{self.__class__.__name__}': the target "
-                                 'graph holds user-user or item-item pairs; '
-                                 'expected user-item edges (users '
-                                 f'0..{self.num_users - 1}, then items)')
-            users = torch.where(u < self.num_users, u, v)
-            items = torch.where(u < self.num_users, v, u) - self.num_users
-            keys = torch.unique(users * self.num_items + items)
-            pairs = torch.stack([keys // self.num_items,
-                                 keys % self.num_items])
+            name = self.__class__.__name__
+            index = as_edge_index(edge_index, self.num_nodes, name)
+            pairs = user_item_pairs(index, self.num_users, self.num_items,
+                                    name)
             try:
                 ref = weakref.ref(edge_index)
             except TypeError:  # not weak-referenceable: no cache
@@ -325,73 +287,6 @@ class MultiBehaviorLightGCN(Module):
         emb = emb if node_id is None else emb[node_id]
         return BPRLoss(lambda_reg, **kwargs)(pos_edge_rank, neg_edge_rank,
                                              emb)
-
-    def contrastive_loss(self, user_index: Tensor) -> Tensor:
-        r"""RMBRec's RRM term (weighted by :obj:`rrm_weight`) over the
-        behavior towers of :obj:`user_index`, from the last
-        :meth:`get_embedding` (or forward) call."""
-        if self._last is None:
-            raise RuntimeError('call forward() or get_embedding() first')
-        users = self._last[torch.unique(user_index[user_index <
-                                                   self.num_users])]
-        behaviors = self.encoder.behaviors
-        inputs = RegularizerInput(
-            user_emb=users, behavior_losses=users.new_zeros(len(behaviors)),
-            score_diffs=users.new_zeros(users.size(0), len(behaviors)),
-            mask=torch.ones(users.size(0), len(behaviors), dtype=torch.bool,
-                            device=users.device),
-            target_index=behaviors.index(self.target), behaviors=behaviors)
-        return self.rrm.weight * self.rrm(inputs)
-
-    def sample_behavior_triples(self, num: int,
-                                generator: Optional[torch.Generator] = None
-                                ) -> Dict[str, Tuple[Tensor, Tensor,
-                                                     Tensor]]:
-        r"""For every behavior, :obj:`num` training edges drawn uniformly
-        (users and their positive items) and as many uniform negative items
-        (not checked against the user's items, as PyG's recipe samples),
-        in the homogeneous numbering (items from :obj:`num_users`):
-        ``{behavior: (users, positives, negatives)}`` for
-        :meth:`behavior_losses`."""
-        device = self.bought.device
-        out = {}
-        for b in self.encoder.behaviors:
-            edges = self.edges[b]
-            pick = torch.randint(edges.size(1), (num, ), generator=generator)
-            neg = torch.randint(self.num_items, (num, ), generator=generator)
-            u, i = edges[:, pick]
-            out[b] = (u.to(device), (i + self.num_users).to(device),
-                      (neg + self.num_users).to(device))
-        return out
-
-    def behavior_losses(self, triples: Dict[str, Tuple[Tensor, Tensor,
-                                                       Tensor]]) -> Tensor:
-        r"""One BPR loss per behavior (:obj:`[B]`, the encoder's order)
-        on each behavior's own embeddings, from the last
-        :meth:`get_embedding` (or forward) call: the risks that
-        :meth:`robustness_loss` (ORM) makes alike. :obj:`triples` maps
-        every behavior to (users, positive items, negative items) in the
-        homogeneous numbering (see :meth:`sample_behavior_triples`)."""
-        if self._last is None or self._last_items is None:
-            raise RuntimeError('call forward() or get_embedding() first')
-        missing = [b for b in self.encoder.behaviors if b not in triples]
-        if missing:
-            raise ValueError(f'no triples for the behaviors {missing}')
-        losses = []
-        for k, b in enumerate(self.encoder.behaviors):
-            u, i, j = triples[b]
-            zu = self._last[u, k]
-            zi = self._last_items[i - self.num_users, k]
-            zj = self._last_items[j - self.num_users, k]
-            diff = (zu * zi).sum(-1) - (zu * zj).sum(-1)
-            losses.append(torch.nn.functional.softplus(-diff).mean())
-        return torch.stack(losses)
-
-    def robustness_loss(self, behavior_losses: Tensor) -> Tensor:
-        r"""RMBRec's ORM term (weighted by :obj:`orm_weight`): the
-        variance of the per-behavior risks of :meth:`behavior_losses`."""
-        from rmbrec_pyg.regularizers.functional import orm
-        return self.orm.weight * orm(behavior_losses)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}({self.num_nodes}, '
