@@ -17,9 +17,29 @@ except ImportError:  # pragma: no cover - depends on the environment
 #: The sparse formats :func:`normalized_adjacency` can build.
 SPARSE_BACKENDS = ('torch', 'torch_sparse')
 
+def check_edge_weight(edge_weight: Tensor, num_edges: int) -> Tensor:
+    r"""Returns :obj:`edge_weight` if it is an :obj:`[E]` tensor of finite,
+    non-negative numbers for :obj:`E = num_edges` edges; raises a
+    :class:`ValueError` saying what is wrong otherwise."""
+    if not isinstance(edge_weight, Tensor) or edge_weight.dim() != 1 or \
+            edge_weight.numel() != num_edges:
+        shape = list(edge_weight.shape) if isinstance(edge_weight, Tensor) \
+            else type(edge_weight).__name__
+        raise ValueError(f"'edge_weight' must be a [E] tensor with E = "
+                         f'{num_edges} edges (got {shape})')
+    if not edge_weight.is_floating_point():
+        edge_weight = edge_weight.to(torch.float)
+    if not bool(torch.isfinite(edge_weight).all()) or \
+            bool((edge_weight < 0).any()):
+        raise ValueError("'edge_weight' must hold finite, non-negative "
+                         'numbers (the degrees are their sums)')
+    return edge_weight
+
+
 def normalized_adjacency(edge_index: Tensor, num_users: int, num_items: int,
                          eps: float = 1e-7, backend: str = 'torch',
-                         device: Optional[torch.device] = None) -> Any:
+                         device: Optional[torch.device] = None,
+                         edge_weight: Optional[Tensor] = None) -> Any:
     r"""Builds :math:`\hat{A} = D^{-1/2} A D^{-1/2}` of the bipartite graph
     of one behavior over :obj:`num_users + num_items` nodes (users first,
     no self-loops), as LightGCN does:
@@ -28,7 +48,11 @@ def normalized_adjacency(edge_index: Tensor, num_users: int, num_items: int,
         A = \begin{pmatrix} 0 & R \\ R^\top & 0 \end{pmatrix}, \qquad
         \hat{A}_{ui} = \frac{1}{\sqrt{(d_u + \epsilon)(d_i + \epsilon)}}.
 
-    Degrees come from :func:`torch.bincount`; nothing dense is built.
+    Degrees come from :func:`torch.bincount`; nothing dense is built. With
+    :obj:`edge_weight`, :math:`A` holds the weights and the degrees are
+    weighted sums, as :func:`~torch_geometric.nn.conv.gcn_conv.gcn_norm`
+    computes them: :math:`\hat{A}_{ui} = w_{ui} / \sqrt{(d_u + \epsilon)
+    (d_i + \epsilon)}`, :math:`d_u = \sum_i w_{ui}`.
 
     Args:
         edge_index (Tensor): :obj:`[2, E]` 0-based ``(user, item)`` pairs.
@@ -40,6 +64,8 @@ def normalized_adjacency(edge_index: Tensor, num_users: int, num_items: int,
             :func:`symmetric_spmm`) or ``'torch_sparse'`` (a
             :class:`torch_sparse.SparseTensor`). (default: :obj:`'torch'`)
         device (torch.device, optional): Where to build it.
+        edge_weight (Tensor, optional): :obj:`[E]` non-negative weights of
+            the edges. (default: :obj:`None`, every edge weighs 1)
     """
     if backend not in SPARSE_BACKENDS:
         raise ValueError(f"'backend' must be one of {SPARSE_BACKENDS} in "
@@ -51,13 +77,17 @@ def normalized_adjacency(edge_index: Tensor, num_users: int, num_items: int,
     edge_index = edge_index.to(device)
     n = num_users + num_items
     user, item = edge_index[0], edge_index[1] + num_users
-    deg_u = torch.bincount(user, minlength=n).to(torch.float)
-    deg_i = torch.bincount(item, minlength=n).to(torch.float)
+    weight = None if edge_weight is None else \
+        check_edge_weight(edge_weight, edge_index.size(1)).to(device)
+    deg_u = torch.bincount(user, weight, minlength=n).to(torch.float)
+    deg_i = torch.bincount(item, weight, minlength=n).to(torch.float)
     deg = deg_u + deg_i
     inv_sqrt = (deg + eps).pow(-0.5)
     row = torch.cat([user, item])
     col = torch.cat([item, user])
     value = inv_sqrt[row] * inv_sqrt[col]
+    if weight is not None:
+        value = value * torch.cat([weight, weight]).to(torch.float)
     if backend == 'torch_sparse':
         return SparseTensor(row=row, col=col, value=value,
                             sparse_sizes=(n, n)).coalesce()

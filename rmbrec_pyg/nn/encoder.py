@@ -5,6 +5,7 @@ from torch import Tensor
 from torch.nn import Embedding, Module
 
 from rmbrec_pyg.graph.adjacency import SPARSE_BACKENDS, normalized_adjacency
+from rmbrec_pyg.nn.adj_input import bipartite_input
 from rmbrec_pyg.nn.behavior_conv import BehaviorConv
 from rmbrec_pyg.nn.fusion import AdaptiveFusion
 from rmbrec_pyg.nn.blend import ScoreBlend
@@ -29,13 +30,68 @@ def check_sizes(name: str, num_users: int, num_items: int,
 
 def behavior_graph(adj_dict: Mapping[Key, Any], b: str, name: str) -> Any:
     r"""The graph of behavior :obj:`b` in :obj:`adj_dict`, keyed by the
-    behavior or by its edge type :obj:`('user', b, 'item')`."""
+    behavior or by an edge type :obj:`(src, b, dst)` under any node type
+    names."""
     if b in adj_dict:
         return adj_dict[b]
     if ('user', b, 'item') in adj_dict:
         return adj_dict[('user', b, 'item')]
+    match = [k for k in adj_dict if isinstance(k, tuple) and len(k) == 3
+             and k[1] == b]
+    if len(match) == 1:
+        return adj_dict[match[0]]
     raise KeyError(f"no graph for behavior '{b}' in '{name}' (got keys "
                    f'{list(adj_dict)})')
+
+
+def hetero_graphs(data: Any) -> Dict[Key, Any]:
+    r"""The behavior graphs of a :class:`~torch_geometric.data.HeteroData`
+    (see :func:`~rmbrec_pyg.nn.edge_types.behavior_edge_types`), each an
+    :obj:`edge_index`, an :obj:`(edge_index, edge_weight)` pair where the
+    edge type stores an :obj:`edge_weight`, or the transposed ``adj_t`` of
+    :class:`~torch_geometric.transforms.ToSparseTensor`."""
+    from rmbrec_pyg.nn.edge_types import behavior_edge_types
+    forward = [t for t in data.edge_types if not str(t[1]).startswith('rev_')]
+    given = 'target' in data and getattr(data, 'target', None) is not None
+    # any behavior names the user and item node types; the target's place
+    # does not matter in a mapping
+    _, types = behavior_edge_types(data, None if given or not forward
+                                   else forward[0])
+    out: Dict[Key, Any] = {}
+    for t in types:
+        store = data[t]
+        if 'edge_index' in store:
+            weight = store['edge_weight'] if 'edge_weight' in store else None
+            out[t] = store.edge_index if weight is None else \
+                (store.edge_index, weight)
+        elif 'adj_t' in store:
+            out[t] = store.adj_t.t()
+        elif 'adj' in store:
+            out[t] = store.adj
+        else:
+            raise ValueError(f"edge type {t} holds no 'edge_index', "
+                             "'adj_t' or 'adj'")
+    return out
+
+
+def layer_weights(alpha: Union[float, Sequence[float], Tensor],
+                  num_layers: int, name: str) -> Tensor:
+    r"""PyG LightGCN's :obj:`alpha` as a :obj:`[L + 1]` float tensor: one
+    number repeated for every layer, or :obj:`L + 1` of them."""
+    if isinstance(alpha, (int, float)):
+        return torch.full((num_layers + 1, ), float(alpha))
+    weights = torch.as_tensor(alpha, dtype=torch.float).flatten()
+    if weights.numel() != num_layers + 1:
+        raise ValueError(f"'alpha' must hold num_layers + 1 = "
+                         f'{num_layers + 1} layer weights in {name!r} (got '
+                         f'{weights.numel()})')
+    return weights
+
+
+def _describe(graph: Any) -> str:
+    if isinstance(graph, Tensor):
+        return f'a {graph.layout} tensor of shape {list(graph.shape)}'
+    return type(graph).__name__
 
 
 class MultiBehaviorEncoder(Module):
@@ -57,10 +113,14 @@ class MultiBehaviorEncoder(Module):
     :math:`\mathbf{X}^{(0)} + \sum_{k=1}^{L}\mathbf{X}^{(k)}`.
 
     The encoder knows nothing about losses, configs or devices. Pass it a
-    mapping from behavior (or edge type :obj:`('user', b, 'item')`) to the
-    normalised adjacency of :meth:`build_adjacency` (recommended: built
-    once) or to a plain :obj:`[2, E]` :obj:`(user, item)` index (normalised
-    on every call).
+    mapping from behavior (or edge type :obj:`(src, b, dst)`, any names) to
+    the normalised adjacency of :meth:`build_adjacency` (recommended: built
+    once), or to an unnormalised graph, normalised on every call: a
+    :obj:`[2, E]` :obj:`(user, item)` index, an :obj:`(edge_index,
+    edge_weight)` pair, or a sparse :obj:`[U, I]` adjacency (torch.sparse or
+    :class:`SparseTensor`, values as weights). A
+    :class:`~torch_geometric.data.HeteroData` works too (its behavior edge
+    types, their :obj:`edge_weight` where stored).
 
     Args:
         num_users (int): Number of users.
@@ -86,6 +146,11 @@ class MultiBehaviorEncoder(Module):
             :obj:`num_layers` times per behavior. (default:
             :class:`BehaviorConv` normalising its output when
             :obj:`layer_combination='normalized_sum'`)
+        alpha (float or Tensor, optional): Layer weights, as PyG's
+            LightGCN: the output is :math:`\sum_{k=0}^{L} \alpha_k
+            \mathbf{X}^{(k)}`, one number for every layer or a tensor of
+            :obj:`L + 1` (stored in the state). (default: :obj:`None`, the
+            weights of :obj:`layer_combination`)
 
     Shapes:
         - **input:** mapping of :math:`|\mathcal{B}|` adjacencies
@@ -99,7 +164,9 @@ class MultiBehaviorEncoder(Module):
                  init_std: float = 0.1, fused: bool = True,
                  fusion: Optional[AdaptiveFusion] = None,
                  sparse_backend: str = 'torch',
-                 conv: Optional[Module] = None) -> None:
+                 conv: Optional[Module] = None,
+                 alpha: Union[float, Sequence[float], Tensor, None] = None
+                 ) -> None:
         super().__init__()
         name = self.__class__.__name__
         check_sizes(name, num_users, num_items, embedding_dim)
@@ -133,6 +200,11 @@ class MultiBehaviorEncoder(Module):
             normalize_output=layer_combination == 'normalized_sum',
             fused=fused)
         self.fusion = fusion
+        if alpha is not None:
+            self.register_buffer('alpha', layer_weights(alpha, num_layers,
+                                                        name))
+        else:
+            self.alpha: Optional[Tensor] = None
         #: Optional target-only tower and per-user score blend (see
         #: :class:`~rmbrec_pyg.nn.TargetTower`); set after construction.
         self.target_tower: Optional[TargetTower] = None
@@ -172,17 +244,23 @@ class MultiBehaviorEncoder(Module):
         :func:`~rmbrec_pyg.nn.edge_types.behavior_edge_types`). The
         reverse edge types of :class:`~torch_geometric.transforms.
         ToUndirected` are left out (the normalisation is symmetric)."""
-        from rmbrec_pyg.nn.edge_types import (behavior_edge_types,
-                                              forward_edge_types)
+        from rmbrec_pyg.nn.edge_types import forward_edge_types
         if hasattr(edge_index_dict, 'edge_types'):  # a HeteroData
-            data: Any = edge_index_dict
-            _, types = behavior_edge_types(data)
-            edge_index_dict = {t: data[t].edge_index for t in types}
+            edge_index_dict = hetero_graphs(edge_index_dict)
         out = {}
-        for key, index in forward_edge_types(edge_index_dict).items():
+        for key, graph in forward_edge_types(edge_index_dict).items():
             b = key[1] if isinstance(key, tuple) else key
-            out[b] = normalized_adjacency(index, num_users, num_items, eps,
-                                          backend, device)
+            pair = bipartite_input(graph, num_users, num_items,
+                                   'build_adjacency')
+            if pair is None:
+                raise TypeError(f'build_adjacency: behavior {b!r} must be '
+                                'a [2, E] (user, item) index, an '
+                                '(edge_index, edge_weight) pair or a sparse '
+                                f'[{num_users}, {num_items}] adjacency (got '
+                                f'{_describe(graph)})')
+            out[b] = normalized_adjacency(pair[0], num_users, num_items, eps,
+                                          backend, device,
+                                          edge_weight=pair[1])
         return out
 
     def _lookup(self, adj_dict: Mapping[Key, Any], b: str) -> Any:
@@ -191,11 +269,18 @@ class MultiBehaviorEncoder(Module):
     def propagate_behavior(self, adj: Any, x: Tensor) -> Tensor:
         r"""Runs :obj:`num_layers` propagations of one behavior graph over
         the stacked base embeddings :obj:`x` and combines the layers."""
-        if isinstance(adj, Tensor) and not adj.is_sparse and \
-                adj.layout == torch.strided and adj.dim() == 2 and \
-                adj.size(0) == 2 and not adj.is_floating_point():
-            adj = normalized_adjacency(adj, self.num_users, self.num_items,
-                                       device=x.device)
+        pair = bipartite_input(adj, self.num_users, self.num_items,
+                               self.__class__.__name__)
+        if pair is not None:  # unnormalised: normalised here
+            adj = normalized_adjacency(pair[0], self.num_users,
+                                       self.num_items, device=x.device,
+                                       edge_weight=pair[1])
+        if self.alpha is not None:
+            out = x * self.alpha[0]
+            for layer in range(self.num_layers):
+                x = self.conv(x, adj)
+                out = out + x * self.alpha[layer + 1]
+            return out
         out = x
         for layer in range(self.num_layers):
             x = self.conv(x, adj)
@@ -213,6 +298,8 @@ class MultiBehaviorEncoder(Module):
         those rows (:obj:`[len(index), B, F]`; cheaper in training, as no
         all-node :obj:`[N, B, F]` tensor is built in forward or backward).
         """
+        if hasattr(adj_dict, 'edge_types'):  # a HeteroData
+            adj_dict = hetero_graphs(adj_dict)
         x = torch.cat([self.user_embedding.weight, self.item_embedding.weight])
         outs = [self.propagate_behavior(self._lookup(adj_dict, b), x)
                 for b in self.behaviors]
@@ -287,7 +374,9 @@ class MultiBehaviorEncoder(Module):
                            self.fusion.config()),
                 'target_tower': (None if self.target_tower is None else
                                  self.target_tower.config()),
-                'blend': self.blend is not None}
+                'blend': self.blend is not None,
+                **({} if self.alpha is None else
+                   {'alpha': self.alpha.tolist()})}
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> 'MultiBehaviorEncoder':
@@ -302,6 +391,8 @@ class MultiBehaviorEncoder(Module):
             fusion = AdaptiveFusion(fusion.pop('behaviors'),
                                     torch.tensor(fusion.pop('prior')),
                                     **fusion)
+        if config.get('alpha') is not None:
+            config['alpha'] = torch.tensor(config['alpha'])
         encoder = cls(**config, fusion=fusion)
         if tower is not None:
             encoder.target_tower = TargetTower(

@@ -2,7 +2,7 @@ import copy
 import math
 import warnings
 import weakref
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -10,12 +10,26 @@ from torch.nn import Module
 from torch_geometric.nn.models.lightgcn import BPRLoss
 from torch_geometric.typing import Adj, OptTensor
 
-from rmbrec_pyg.nn.adj_input import as_edge_index, user_item_pairs
+from rmbrec_pyg.nn.adj_input import (as_edge_index, sparse_entries,
+                                     user_item_pairs)
 from rmbrec_pyg.nn.edge_types import EdgeType, behavior_edge_types
 from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
+from rmbrec_pyg.nn.joint_embedding import JointEmbedding
 from rmbrec_pyg.nn.lightgcn_terms import RobustnessTerms
 from rmbrec_pyg.regularizers.orm import ORM
 from rmbrec_pyg.regularizers.rrm import RRM
+
+_NONE = object()  # the cache key of an argument that was None
+
+
+def _weak(t: Any) -> Any:
+    if t is None:
+        return _NONE
+    try:
+        return weakref.ref(t)
+    except TypeError:  # not weak-referenceable: never a cache hit
+        return None
+
 
 class MultiBehaviorLightGCN(RobustnessTerms, Module):
     r"""RMBRec's multi-behavior encoder behind the interface of PyG's
@@ -59,6 +73,10 @@ class MultiBehaviorLightGCN(RobustnessTerms, Module):
         init (str): ``'normal'`` (this package's, std 0.1) or ``'pyg'``
             (PyG's LightGCN: Xavier-uniform over the users-and-items
             matrix). (default: :obj:`'normal'`)
+        alpha (float or Tensor, optional): PyG LightGCN's layer weights,
+            one number or :obj:`num_layers + 1`. (default: :obj:`None`,
+            :math:`1 / (L + 1)` each with :obj:`layer_combination='mean'`,
+            as PyG's default)
         **kwargs (optional): More arguments of
             :class:`~rmbrec_pyg.nn.MultiBehaviorEncoder`.
     """
@@ -67,7 +85,9 @@ class MultiBehaviorLightGCN(RobustnessTerms, Module):
                  target: Union[str, EdgeType, None] = None,
                  layer_combination: str = 'mean',
                  rrm_weight: float = 1.0, orm_weight: float = 1.0,
-                 init: str = 'normal', **kwargs: Any) -> None:
+                 init: str = 'normal',
+                 alpha: Union[float, Tensor, None] = None,
+                 **kwargs: Any) -> None:
         super().__init__()
         if init not in ('normal', 'pyg'):
             raise ValueError(f"'init' must be 'normal' or 'pyg' (got "
@@ -83,7 +103,8 @@ class MultiBehaviorLightGCN(RobustnessTerms, Module):
         self.init = init
         self.encoder = MultiBehaviorEncoder(
             self.num_users, self.num_items, behaviors,
-            embedding_dim, num_layers, layer_combination, **kwargs)
+            embedding_dim, num_layers, layer_combination, alpha=alpha,
+            **kwargs)
         self.aux = [b for b in behaviors if b != self.target]
         adj = MultiBehaviorEncoder.build_adjacency(
             {b: data[src, b, dst].edge_index for b in self.aux},
@@ -108,6 +129,27 @@ class MultiBehaviorLightGCN(RobustnessTerms, Module):
     @property
     def num_layers(self) -> int:
         return self.encoder.num_layers
+
+    @property
+    def alpha(self) -> Tensor:
+        r"""The :obj:`[L + 1]` layer weights, as PyG LightGCN's buffer
+        (with :obj:`layer_combination='normalized_sum'` and no
+        :obj:`alpha`: ones, the authors' sum of normalised layers)."""
+        if self.encoder.alpha is not None:
+            return self.encoder.alpha
+        weight = self.encoder.user_embedding.weight
+        value = 1.0 / (self.num_layers + 1) \
+            if self.encoder.layer_combination == 'mean' else 1.0
+        return torch.full((self.num_layers + 1, ), value,
+                          dtype=weight.dtype, device=weight.device)
+
+    @property
+    def embedding(self) -> JointEmbedding:
+        r"""PyG LightGCN's :obj:`embedding` (the :obj:`[U + I, F]` base
+        embeddings of users, then items): a view of the encoder's two
+        tables, see :class:`JointEmbedding`."""
+        return JointEmbedding(self.encoder.user_embedding,
+                              self.encoder.item_embedding)
 
     def reset_parameters(self) -> None:
         r"""Resets all learnable parameters of the module (with
@@ -167,46 +209,65 @@ class MultiBehaviorLightGCN(RobustnessTerms, Module):
             new.__dict__[key] = value
         return new
 
-    def _target_adjacency(self, edge_index: Adj) -> Any:
-        # Normalise the target graph once per edge_index: the same object
-        # (a weak reference, so a new one at a freed address is not taken
-        # for it) at the same version (an in-place edit bumps it).
-        ref = self._cache.get('ref')
-        version = getattr(edge_index, '_version', None)
-        if ref is None or ref() is not edge_index or version is None or \
-                self._cache.get('version') != version:
+    def _cache_hit(self, tensors: Any) -> bool:
+        cached = self._cache.get('key')
+        if cached is None:
+            return False
+        for t, (ref, version) in zip(tensors, cached):
+            if t is None or ref is _NONE:
+                if not (t is None and ref is _NONE):
+                    return False
+            elif ref is None or ref() is not t or version is None or \
+                    getattr(t, '_version', None) != version:
+                return False
+        return True
+
+    def _target_adjacency(self, edge_index: Adj,
+                          edge_weight: OptTensor = None) -> Any:
+        # Normalise the target graph once per (edge_index, edge_weight):
+        # the same objects (weak references, so a new one at a freed
+        # address is not taken for it) at the same versions (an in-place
+        # edit bumps them).
+        tensors = (edge_index, edge_weight)
+        if not self._cache_hit(tensors):
             name = self.__class__.__name__
-            index = as_edge_index(edge_index, self.num_nodes, name)
-            pairs = user_item_pairs(index, self.num_users, self.num_items,
-                                    name)
-            try:
-                ref = weakref.ref(edge_index)
-            except TypeError:  # not weak-referenceable: no cache
-                ref = None
-            self._cache = {'ref': ref, 'version': version,
-                           'adj': MultiBehaviorEncoder
-                           .build_adjacency({self.target: pairs},
-                                            self.num_users, self.num_items,
-                                            device=index.device)
-                           [self.target]}
+            index, weight = as_edge_index(edge_index, self.num_nodes, name,
+                                          edge_weight)
+            pairs, weight = user_item_pairs(index, self.num_users,
+                                            self.num_items, name, weight)
+            graph = pairs if weight is None else (pairs, weight)
+            adj = MultiBehaviorEncoder.build_adjacency(
+                {self.target: graph}, self.num_users, self.num_items,
+                device=index.device)[self.target]
+            self._cache = {'key': [(_weak(t), getattr(t, '_version', None))
+                                   for t in tensors], 'adj': adj}
         return self._cache['adj']
 
-    def get_embedding(self, edge_index: Adj,
-                      edge_weight: OptTensor = None) -> Tensor:
-        r"""The embedding of every node, :obj:`[U + I, F]` (users first)."""
-        if edge_weight is not None:
-            raise ValueError(f"'edge_weight' is not supported by "
-                             f"'{self.__class__.__name__}' (every behavior "
-                             f'graph is normalised as LightGCN does)')
+    @torch.compiler.disable
+    def _propagate(self, edge_index: Adj, edge_weight: OptTensor = None
+                   ) -> Tuple[Tensor, Tensor]:
+        # The sparse part, run eagerly under torch.compile (which takes no
+        # sparse tensors): one graph break, and the fusion, scores and
+        # losses around it compile.
         adj = {b: getattr(self, f'adj_{b}') for b in self.aux}
-        adj[self.target] = self._target_adjacency(edge_index)
+        adj[self.target] = self._target_adjacency(edge_index, edge_weight)
         dtype = self.encoder.user_embedding.weight.dtype
         # .double() / .to(bfloat16) leave sparse buffers as they are: the
         # graphs follow the embeddings' dtype here
         adj = {b: a.to(dtype) if isinstance(a, Tensor) and
                a.is_floating_point() and a.dtype != dtype else a
                for b, a in adj.items()}
-        users, items = self.encoder(adj)
+        return self.encoder(adj)
+
+    def get_embedding(self, edge_index: Adj,
+                      edge_weight: OptTensor = None) -> Tensor:
+        r"""The embedding of every node, :obj:`[U + I, F]` (users first).
+        :obj:`edge_weight` (or the values of a sparse :obj:`edge_index`)
+        weighs the target graph's edges in its normalisation, as
+        :class:`~torch_geometric.nn.conv.LGConv` does; each user-item pair
+        takes the mean weight of its edges, so that a graph given in both
+        directions counts each pair once."""
+        users, items = self._propagate(edge_index, edge_weight)
         self._last, self._last_items = users, items
         zu, zi = self.encoder.fuse(users, items)
         return torch.cat([zu, zi])
@@ -216,7 +277,9 @@ class MultiBehaviorLightGCN(RobustnessTerms, Module):
         r"""Scores of the node pairs of :obj:`edge_label_index` (default:
         the edges of :obj:`edge_index`), as LightGCN's forward."""
         if edge_label_index is None:
-            edge_label_index = edge_index
+            edge_label_index = edge_index if isinstance(edge_index, Tensor) \
+                and edge_index.layout == torch.strided else \
+                sparse_entries(edge_index, self.__class__.__name__)[0]
         out = self.get_embedding(edge_index, edge_weight)
         return (out[edge_label_index[0]] * out[edge_label_index[1]]).sum(-1)
 

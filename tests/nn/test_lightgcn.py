@@ -54,8 +54,11 @@ def test_recommend_and_links():
     loss = loss + model.contrastive_loss(edge_index[0])
     loss.backward()
     assert model.encoder.user_embedding.weight.grad is not None
-    with pytest.raises(ValueError, match="'edge_weight' is not supported"):
-        model.get_embedding(edge_index, torch.ones(edge_index.size(1)))
+    with pytest.raises(ValueError, match="'edge_weight' must be a \\[E\\] "
+                       'tensor with E = '):
+        model.get_embedding(edge_index, torch.ones(3))
+    with pytest.raises(ValueError, match='finite, non-negative'):
+        model.get_embedding(edge_index, -torch.ones(edge_index.size(1)))
     assert 'MultiBehaviorLightGCN(80, 8, num_layers=2' in repr(model)
 
 
@@ -251,11 +254,13 @@ def test_pyg_adj_forms_and_what_they_cannot_be():
                                   (80, 80), check_invariants=True)
     for adj in (coo, coo.to_sparse_csr(), coo.to_sparse_csc()):
         assert torch.equal(model.get_embedding(adj), ref)
-    weighted = torch.sparse_coo_tensor(edge_index,
-                                       torch.rand(edge_index.size(1)) + 2,
-                                       (80, 80), check_invariants=True)
-    with pytest.raises(ValueError, match='edge weights are not supported'):
-        model.get_embedding(weighted)
+    weight = torch.rand(edge_index.size(1)) + 2
+    weighted = torch.sparse_coo_tensor(edge_index, weight, (80, 80),
+                                       check_invariants=True)
+    assert torch.allclose(model.get_embedding(weighted),
+                          model.get_embedding(edge_index, weight))
+    with pytest.raises(ValueError, match='not both'):
+        model.get_embedding(weighted, weight)
     with pytest.raises(ValueError, match='must be \\[N, N\\] with N = 80'):
         model.get_embedding(torch.sparse_coo_tensor(
             edge_index, torch.ones(edge_index.size(1)), (90, 90),
