@@ -69,6 +69,10 @@ def composition_error(e: BaseException, overrides: Sequence[str],
     if m:
         key = m.group(1)
         known = dotted_keys(base) if base is not None else []
+        append = re.search(r'To append to your config use (\S+)', text)
+        if append and key in known:  # a mapping: its new keys take a '+'
+            return (f"'{key}' takes new keys with '+': "
+                    f'{append.group(1)}, or +{key}.NAME=VALUE')
         return (f"unknown key '{key}'{suggestion(key, known)}; "
                 f'list the keys with: rmbrec-train --cfg job')
     m = (re.search(r"Value '(.*)' of type '\w+' could not be converted to "

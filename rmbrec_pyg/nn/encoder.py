@@ -94,6 +94,16 @@ def _describe(graph: Any) -> str:
     return type(graph).__name__
 
 
+def gather_nodes(users: Tensor, items: Tensor, nodes: Tensor) -> Tensor:
+    r"""Rows :obj:`nodes` (users :obj:`0..U-1`, then items) of the two
+    tables, without concatenating them."""
+    is_item = nodes >= users.size(0)
+    out = users.new_empty(nodes.numel(), users.size(1))
+    out[~is_item] = users[nodes[~is_item]]
+    out[is_item] = items[nodes[is_item] - users.size(0)]
+    return out
+
+
 class MultiBehaviorEncoder(Module):
     r"""The multi-behavior encoder of `"RMBRec: Robust Multi-Behavior
     Recommendation towards Target Behaviors" (WWW 2026)
@@ -300,6 +310,9 @@ class MultiBehaviorEncoder(Module):
         """
         if hasattr(adj_dict, 'edge_types'):  # a HeteroData
             adj_dict = hetero_graphs(adj_dict)
+        if hasattr(adj_dict, 'neighborhood') and user_index is not None \
+                and item_index is not None:
+            return self._sampled_rows(adj_dict, user_index, item_index)
         x = torch.cat([self.user_embedding.weight, self.item_embedding.weight])
         outs = [self.propagate_behavior(self._lookup(adj_dict, b), x)
                 for b in self.behaviors]
@@ -318,6 +331,22 @@ class MultiBehaviorEncoder(Module):
         user, item = torch.stack(outs, dim=1).split(
             [self.num_users, self.num_items])
         return user, item
+
+    def _sampled_rows(self, sampler: Any, user_index: Tensor,
+                      item_index: Tensor) -> Tuple[Tensor, Tensor]:
+        # Sampled propagation (trainer.propagation=sampled): per behavior,
+        # only the L-hop neighbourhood of the batch's nodes, with the
+        # global normalisation (see rmbrec_pyg.graph.neighborhood).
+        index = torch.cat([user_index, item_index + self.num_users])
+        seeds, inverse = torch.unique(index, return_inverse=True)
+        outs = []
+        for b in self.behaviors:
+            hood = sampler.neighborhood(b, seeds)
+            x = gather_nodes(self.user_embedding.weight,
+                             self.item_embedding.weight, hood.nodes)
+            outs.append(self.propagate_behavior(hood.adj, x)[:seeds.numel()])
+        rows = torch.stack(outs, dim=1)[inverse]
+        return rows.split([user_index.numel(), item_index.numel()])
 
     def fusion_weights(self) -> Optional[Tensor]:
         r"""The :obj:`[B]` behavior weights of :obj:`fusion`, or

@@ -1,7 +1,7 @@
 r"""Plain settings of the training loop, as dataclasses. The CLI registers
 them with Hydra's ConfigStore so that a wrong type fails at composition."""
 from dataclasses import dataclass, field
-from typing import List
+from typing import Dict, List
 
 from rmbrec_pyg.data.errors import ConfigError
 
@@ -46,6 +46,17 @@ class TrainerConfig:
             epochs, on the same validation metric.
         pretrain_eval_every: Validate the pre-training every this many
             epochs.
+        propagation: ``'full'`` (every step propagates every behavior's
+            whole graph, the paper and the authors' code) or ``'sampled'``
+            (every step propagates only the :math:`L`-hop neighbourhood of
+            the batch's users and items; see
+            :mod:`rmbrec_pyg.graph.neighborhood`). Evaluation always
+            propagates the whole graph.
+        fanout: With ``'sampled'``, neighbours kept per node and hop in
+            every behavior; ``-1`` keeps them all (then equal to
+            ``'full'``).
+        fanouts: Per-behavior fanouts that replace :obj:`fanout`, e.g.
+            ``{view: 10}``.
     """
     max_epochs: int = 200
     patience: int = 20
@@ -65,9 +76,20 @@ class TrainerConfig:
     compile: str = 'auto'
     pretrain_patience: int = 100
     pretrain_eval_every: int = 5
+    propagation: str = 'full'
+    fanout: int = -1
+    fanouts: Dict[str, int] = field(default_factory=dict)
 
     def validate(self) -> None:
         name = 'trainer'
+        if self.propagation not in ('full', 'sampled'):
+            raise ConfigError(f"'{name}.propagation' must be 'full' or "
+                              f"'sampled' (got {self.propagation!r})")
+        for key, value in {'fanout': self.fanout, **{
+                f'fanouts.{b}': f for b, f in self.fanouts.items()}}.items():
+            if value == 0 or value < -1:
+                raise ConfigError(f"'{name}.{key}' must be -1 (every "
+                                  f'neighbour) or positive (got {value})')
         if self.pretrain_patience < 0 or self.pretrain_eval_every <= 0:
             raise ConfigError(f"'{name}.pretrain_patience' must be >= 0 and "
                               f"'{name}.pretrain_eval_every' positive (got "

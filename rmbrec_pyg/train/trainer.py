@@ -10,9 +10,11 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 from tqdm.auto import tqdm
 
+from rmbrec_pyg.data.errors import ConfigError
 from rmbrec_pyg.data.hetero import edge_index_dict_of
 from rmbrec_pyg.evaluation import SPLITS, EvalConfig, Evaluator
 from rmbrec_pyg.evaluation.refind import Refind
+from rmbrec_pyg.graph.neighborhood import NeighborhoodSampler
 from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
 from rmbrec_pyg.nn.baselines.base import MultiBehaviorBaseline
 from rmbrec_pyg.objective import ModelObjective, Objective
@@ -117,6 +119,7 @@ class Trainer:
             edges, self.num_users, ni, backend=encoder.sparse_backend,
             device=self.device)
         self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.train_adj = self._training_graphs(encoder, cfg)
         self.on_device = use_device_sampler(cfg.sampler, self.device)
         self.sampler = make_sampler(edges, self.num_users, ni, cfg.negatives,
                                     self.device, self.on_device,
@@ -127,7 +130,8 @@ class Trainer:
                                    required=('val', ))
         self.rank, self.world_size = distributed.rank_and_world()
         graph = use_graph(cfg.compile, self.device,
-                          self.objective.static_shapes,
+                          self.objective.static_shapes and
+                          cfg.propagation == 'full',
                           self.world_size if distributed.in_group() else 0)
         self.optimizer = build_optimizer(self.encoder, self.objective, optim,
                                          capturable=graph)
@@ -169,7 +173,25 @@ class Trainer:
     def step(self, users: Tensor) -> Any:
         r"""The loss of one batch of users (a CPU tensor): :obj:`(total,
         terms)`, see :class:`~rmbrec_pyg.objective.Objective`."""
-        return self.objective(self.model, self.adj, *self.sample(users))
+        return self.objective(self.model, self.train_adj,
+                              *self.sample(users))
+
+    def _training_graphs(self, encoder: Any, cfg: TrainerConfig) -> Any:
+        # What a training step propagates: the whole graphs, or (sampled)
+        # a sampler of the batch's neighbourhoods over the same adjacency.
+        if cfg.propagation == 'full':
+            return self.adj
+        if not isinstance(encoder, MultiBehaviorEncoder):
+            raise ConfigError("'trainer.propagation=sampled' needs RMBRec's "
+                              f'encoder (got {type(encoder).__name__}); '
+                              'the baselines propagate the whole graph')
+        unknown = sorted(set(cfg.fanouts) - set(self.behaviors))
+        if unknown:
+            raise ConfigError(f"'trainer.fanouts' names unknown behaviors "
+                              f'{unknown} (behaviors: {self.behaviors})')
+        fanout = {b: cfg.fanouts.get(b, cfg.fanout) for b in self.behaviors}
+        gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
+        return NeighborhoodSampler(self.adj, encoder.num_layers, fanout, gen)
 
     def train_epoch(self, epoch: int) -> Dict[str, float]:
         r"""One pass over all users; returns the mean of every loss term

@@ -1,0 +1,185 @@
+r"""Sampled propagation: per step, the :math:`L`-hop neighbourhood of the
+batch's nodes in every behavior graph, drawn from the normalised CSR
+adjacency the full propagation uses, as a small symmetric sub-adjacency
+that keeps the *global* normalisation.
+
+Why it is exact with every neighbour (fanout :obj:`-1`): let
+:math:`V_0` be the batch's nodes and :math:`V_h = V_{h-1} \cup
+\mathcal{N}(V_{h-1})`. Propagating :math:`L` layers over
+:math:`\hat{A}[V_L, V_L]` gives layer :math:`k` exactly on
+:math:`V_{L-k}`, because every neighbour of such a node is in
+:math:`V_{L-k+1}`, where layer :math:`k - 1` is exact; so all layers are
+exact on :math:`V_0`. With a fanout, each node of the frontier keeps at most
+that many neighbours (drawn with replacement, repeats dropped); the
+sub-adjacency is the symmetric closure of the kept edges, with their global
+values (no degrees are computed on the subgraph). Under the authors' layer
+combination every layer is L2-normalised per row, so the rescaling by
+:math:`d / \text{fanout}` that would unbias a plain sum cannot change it and
+is not applied.
+
+The sampler is pure torch (it runs where ``pyg-lib`` and ``torch_sparse``
+are absent) and runs on the adjacency's device."""
+import warnings
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
+
+import torch
+from torch import Tensor
+
+
+def _csr_parts(adj: Any) -> Tuple[Tensor, Tensor, Tensor]:
+    if isinstance(adj, Tensor) and adj.layout == torch.sparse_csr:
+        return adj.crow_indices(), adj.col_indices(), adj.values()
+    if hasattr(adj, 'csr'):  # torch_sparse.SparseTensor
+        return adj.csr()
+    raise TypeError('sampled propagation needs the normalised CSR adjacency '
+                    'of build_adjacency (got '
+                    f'{type(adj).__name__})')
+
+
+class Neighborhood:
+    r"""The :math:`L`-hop neighbourhood of one behavior graph around a set
+    of seed nodes.
+
+    Attributes:
+        nodes (Tensor): :obj:`[V]` global node ids, the seeds first.
+        adj (Tensor): :obj:`[V, V]` sparse CSR, the symmetric
+            sub-adjacency with global values.
+    """
+    def __init__(self, nodes: Tensor, adj: Tensor) -> None:
+        self.nodes, self.adj = nodes, adj
+
+
+class NeighborhoodSampler:
+    r"""Draws the :class:`Neighborhood` of a batch's nodes in every behavior
+    graph, for :obj:`num_layers` propagation layers.
+
+    Passed to :class:`~rmbrec_pyg.nn.MultiBehaviorEncoder` in place of the
+    adjacency mapping, it makes the encoder's row-gathering forward
+    propagate only the neighbourhoods (see
+    :mod:`rmbrec_pyg.graph.neighborhood`); indexing it by a behavior gives
+    the full adjacency, for the parts of a model that propagate the whole
+    graph.
+
+    Args:
+        adj (Mapping[str, Tensor]): The normalised adjacency of every
+            behavior (:meth:`~rmbrec_pyg.nn.MultiBehaviorEncoder.
+            build_adjacency`, CSR).
+        num_layers (int): Propagation layers (hops).
+        fanout (int or Mapping[str, int]): Neighbours kept per node and
+            hop, one number or one per behavior; :obj:`-1` keeps every
+            neighbour (exact). (default: :obj:`-1`)
+        generator (torch.Generator, optional): Random stream of the draws.
+    """
+    def __init__(self, adj: Mapping[str, Any], num_layers: int,
+                 fanout: Union[int, Mapping[str, int]] = -1,
+                 generator: Optional[torch.Generator] = None) -> None:
+        self.full = dict(adj)
+        self.num_layers = num_layers
+        if isinstance(fanout, int):
+            fanout = {b: fanout for b in self.full}
+        unknown = sorted(set(fanout) - set(self.full))
+        if unknown:
+            raise ValueError(f'fanout for unknown behaviors {unknown} '
+                             f'(behaviors: {sorted(self.full)})')
+        self.fanout = {b: int(fanout.get(b, -1)) for b in self.full}
+        bad = {b: f for b, f in self.fanout.items() if f == 0 or f < -1}
+        if bad:
+            raise ValueError(f'a fanout is -1 (every neighbour) or positive '
+                             f'(got {bad})')
+        self.generator = generator
+        self.parts = {b: _csr_parts(a) for b, a in self.full.items()}
+        self._local: Dict[str, Tensor] = {}
+
+    def __getitem__(self, key: Any) -> Any:
+        b = key[1] if isinstance(key, tuple) else key
+        return self.full[b]
+
+    def __contains__(self, key: Any) -> bool:
+        b = key[1] if isinstance(key, tuple) else key
+        return b in self.full
+
+    def __iter__(self) -> Any:
+        return iter(self.full)
+
+    def __len__(self) -> int:
+        return len(self.full)
+
+    def _draw(self, b: str, frontier: Tensor) -> Tensor:
+        # Positions (into col / values) of the kept edges of the frontier.
+        crow = self.parts[b][0]
+        start, deg = crow[frontier], crow[frontier + 1] - crow[frontier]
+        fanout = self.fanout[b]
+        if fanout == -1 or bool((deg <= fanout).all()):
+            small = torch.ones_like(deg, dtype=torch.bool)
+        else:
+            small = deg <= fanout
+        # every edge of the nodes with few neighbours ...
+        s_start, s_deg = start[small], deg[small]
+        row = torch.repeat_interleave(torch.arange(
+            s_deg.numel(), device=deg.device), s_deg)
+        offset = torch.arange(row.numel(), device=deg.device) - \
+            torch.repeat_interleave(s_deg.cumsum(0) - s_deg, s_deg)
+        picked = [s_start[row] + offset]
+        if not bool(small.all()):  # ... and fanout draws of the others
+            b_start, b_deg = start[~small], deg[~small]
+            r = torch.rand(b_deg.numel(), fanout, device=deg.device,
+                           generator=self.generator)
+            draw = (r * b_deg.unsqueeze(1)).long().clamp_max_(
+                (b_deg - 1).unsqueeze(1))
+            picked.append(torch.unique(
+                (b_start.unsqueeze(1) + draw).flatten()))
+        return torch.cat(picked)
+
+    def neighborhood(self, b: str, seeds: Tensor) -> Neighborhood:
+        r"""The :class:`Neighborhood` of the unique global node ids
+        :obj:`seeds` in behavior :obj:`b`."""
+        crow, col, values = self.parts[b]
+        n = crow.numel() - 1
+        local = self._local.get(b)
+        if local is None or local.device != seeds.device:
+            local = torch.full((n, ), -1, dtype=torch.long,
+                               device=seeds.device)
+            self._local[b] = local
+        nodes = [seeds]
+        local[seeds] = torch.arange(seeds.numel(), device=seeds.device)
+        count = seeds.numel()
+        frontier, edges = seeds, []
+        for _ in range(self.num_layers):
+            pos = self._draw(b, frontier)
+            if pos.numel() == 0:
+                break
+            edges.append(pos)
+            nbr = torch.unique(col[pos])
+            new = nbr[local[nbr] < 0]
+            local[new] = torch.arange(count, count + new.numel(),
+                                      device=seeds.device)
+            count += new.numel()
+            nodes.append(new)
+            frontier = new
+        all_nodes = torch.cat(nodes)
+        size = all_nodes.numel()
+        if edges:
+            pos = torch.cat(edges)
+            r, c = local[_row_of(crow, pos)], local[col[pos]]
+            # the symmetric closure; an edge kept from both of its ends
+            # appears twice and keeps its (equal) value once
+            keys, inverse = torch.unique(
+                torch.cat([r * size + c, c * size + r]), return_inverse=True)
+            value = values.new_zeros(keys.numel()).scatter_(
+                0, inverse, torch.cat([values[pos], values[pos]]))
+            index = torch.stack([keys // size, keys % size])
+        else:
+            index = torch.zeros(2, 0, dtype=torch.long, device=seeds.device)
+            value = values.new_zeros(0)
+        local[all_nodes] = -1  # ready for the next call
+        with warnings.catch_warnings():  # "sparse CSR support is in beta"
+            warnings.simplefilter('ignore')
+            adj = torch.sparse_coo_tensor(
+                index, value, (size, size), is_coalesced=True,
+                check_invariants=False).to_sparse_csr()
+        return Neighborhood(all_nodes, adj)
+
+
+def _row_of(crow: Tensor, pos: Tensor) -> Tensor:
+    r"""The row of each CSR entry position :obj:`pos`."""
+    return torch.searchsorted(crow, pos, right=True) - 1
