@@ -201,6 +201,12 @@ def test_dataset_folder_mistakes(tmp_path, case):
      ['encoder:', "'pretrain_epochs' must be an integer >= 0 in 'MBCGCN'"]),
     (['model=mbcgcn', 'trainer.pretrain_eval_every=0'],
      ["'trainer.pretrain_eval_every' positive"]),
+    (['trainer.propagation=partial'], ["'trainer.propagation' must be "
+                                       "'full' or 'sampled'"]),
+    (['trainer.fanouts={view:3}'], ["'trainer.fanouts' takes new keys with "
+                                    "'+'", '+trainer.fanouts.NAME=VALUE']),
+    (['model=crgcn', 'trainer.propagation=sampled'],
+     ["'trainer.propagation=sampled' needs RMBRec's encoder"]),
 ])
 def test_config_mistakes(tmp_path, args, needles):
     # FAST first: a case's own value of a FAST key must win

@@ -99,8 +99,9 @@ def gather_nodes(users: Tensor, items: Tensor, nodes: Tensor) -> Tensor:
     tables, without concatenating them."""
     is_item = nodes >= users.size(0)
     out = users.new_empty(nodes.numel(), users.size(1))
-    out[~is_item] = users[nodes[~is_item]]
-    out[is_item] = items[nodes[is_item] - users.size(0)]
+    out[~is_item] = torch.nn.functional.embedding(nodes[~is_item], users)
+    out[is_item] = torch.nn.functional.embedding(
+        nodes[is_item] - users.size(0), items)
     return out
 
 
@@ -339,12 +340,14 @@ class MultiBehaviorEncoder(Module):
         # global normalisation (see rmbrec_pyg.graph.neighborhood).
         index = torch.cat([user_index, item_index + self.num_users])
         seeds, inverse = torch.unique(index, return_inverse=True)
-        outs = []
-        for b in self.behaviors:
-            hood = sampler.neighborhood(b, seeds)
-            x = gather_nodes(self.user_embedding.weight,
-                             self.item_embedding.weight, hood.nodes)
-            outs.append(self.propagate_behavior(hood.adj, x)[:seeds.numel()])
+        hoods = [sampler.neighborhood(b, seeds) for b in self.behaviors]
+        # one gather for every behavior: one gradient per table
+        x = gather_nodes(self.user_embedding.weight,
+                         self.item_embedding.weight,
+                         torch.cat([h.nodes for h in hoods]))
+        xs = x.split([h.nodes.numel() for h in hoods])
+        outs = [self.propagate_behavior(h.adj, xb)[:seeds.numel()]
+                for h, xb in zip(hoods, xs)]
         rows = torch.stack(outs, dim=1)[inverse]
         return rows.split([user_index.numel(), item_index.numel()])
 

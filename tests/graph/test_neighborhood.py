@@ -106,3 +106,14 @@ def test_trainer_sampled_with_every_neighbour_trains_as_full(data):
     assert small.train_adj.fanout == {'view': 2, 'cart': 2, 'buy': -1}
     # evaluation propagates the whole graph
     assert small.evaluate(('val', ))['val']['HR@10'] >= 0
+
+
+def test_sampled_settings_that_cannot_work_are_named(data):
+    from rmbrec_pyg.data.errors import ConfigError
+    with pytest.raises(ConfigError, match="'trainer.fanout' must be -1"):
+        TrainerConfig(propagation='sampled', fanout=0).validate()
+    with pytest.raises(ConfigError, match="'trainer.fanouts.view' must be"):
+        TrainerConfig(propagation='sampled', fanouts={'view': -3}).validate()
+    with pytest.raises(ConfigError, match="'trainer.fanouts' names unknown "
+                       r"behaviors \['click'\]"):
+        _fit_one_epoch(data, propagation='sampled', fanouts={'click': 3})

@@ -1,0 +1,233 @@
+r"""How a training epoch grows with the data: full propagation (every step
+propagates every behavior's whole graph) against sampled propagation
+(``trainer.propagation=sampled``: only the batch's L-hop neighbourhoods),
+on random graphs of the paper's Taobao size (``data=random_taobao``) times
+1, 4 and 16, with the paper's settings otherwise.
+
+    python benchmarks/scale.py --json benchmarks/results/scale.json
+    python benchmarks/scale.py --sizes 1 4 --fanout 5 --steps 3
+    python benchmarks/scale.py --data ../shared/data/taobao-noview \
+        --epochs 20 --json benchmarks/results/scale.json   # + accuracy
+
+Each (mode, size) cell runs in its own process (for its peak RSS): one
+warm-up step, then ``--steps`` timed steps. ``epoch_s`` is the median step
+time times the steps of an epoch (users / batch size), *not* a whole epoch
+run; the JSON says so. A cell whose warm-up step takes longer than
+``--max-step-s`` reports ``"not finished"`` and no number. With ``--data``,
+both modes also train ``--epochs`` epochs on that folder (one seed) and
+report validation and test HR@10 of their best validation epoch.
+
+Writes ``scale.json``, ``scale.md`` and ``scale.png`` (epoch time against
+edges) beside ``--json``.
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from typing import Any, Dict, List
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def _overrides(mode: str, fanout: int) -> List[str]:
+    out = [f'trainer.propagation={mode}', 'trainer.progress=false']
+    if mode == 'sampled':
+        out.append(f'trainer.fanout={fanout}')
+    return out
+
+
+def run_cell(mode: str, scale: float, fanout: int, steps: int,
+             max_step_s: float) -> Dict[str, Any]:
+    r"""Times the steps of one cell in this process."""
+    import torch
+    from rmbrec_pyg.cli.builders import build_trainer, compose_config
+    warnings.filterwarnings('ignore')
+    cfg = compose_config(['data=random_taobao', f'data.scale={scale}'] +
+                         _overrides(mode, fanout))
+    t0 = time.perf_counter()
+    trainer = build_trainer(cfg)
+    setup_s = time.perf_counter() - t0
+    data = trainer.data
+    batches = trainer.batches()
+    out: Dict[str, Any] = {
+        'mode': mode, 'scale': scale, 'setup_s': setup_s,
+        'users': int(data['user'].num_nodes),
+        'items': int(data['item'].num_nodes),
+        'edges': sum(int(data['user', b, 'item'].edge_index.size(1))
+                     for b in data.behaviors),
+        'batches_per_epoch': len(batches), 'threads': torch.get_num_threads()}
+    t = time.perf_counter()
+    trainer.runner(batches[0])  # warm-up
+    warm = time.perf_counter() - t
+    if warm > max_step_s:
+        out.update(status='not finished', warmup_step_s=warm,
+                   reason=f'one step took {warm:.0f} s (> --max-step-s '
+                   f'{max_step_s:g}); an epoch is {len(batches)} steps')
+    else:
+        times = []
+        for users in batches[1:steps + 1]:
+            t = time.perf_counter()
+            trainer.runner(users)
+            times.append(time.perf_counter() - t)
+        step = statistics.median(times)
+        out.update(status='ok', step_s=step, step_s_all=times,
+                   epoch_s=step * len(batches))
+    out['peak_rss_mb'] = resource.getrusage(
+        resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def run_accuracy(root: str, mode: str, fanout: int, epochs: int,
+                 seed: int) -> Dict[str, Any]:
+    r"""Trains one mode on a data folder for a fixed number of epochs."""
+    from rmbrec_pyg.cli.builders import build_trainer, compose_config
+    warnings.filterwarnings('ignore')
+    cfg = compose_config(['data=folder', f'data.root={root}',
+                          f'trainer.max_epochs={epochs}',
+                          f'trainer.seed={seed}',
+                          'trainer.checkpoint=false'] +
+                         _overrides(mode, fanout))
+    trainer = build_trainer(cfg)
+    t = time.perf_counter()
+    metrics = trainer.fit()
+    return {'HR@10': metrics['test']['HR@10'],
+            'valid_HR@10': metrics['valid']['HR@10'],
+            'best_epoch': metrics['best_epoch'], 'epochs': epochs,
+            'seeds': 1, 'seed': seed, 'train_s': time.perf_counter() - t}
+
+
+def _child(args: argparse.Namespace, extra: List[str]) -> Dict[str, Any]:
+    cmd = [sys.executable, os.path.abspath(__file__), '--fanout',
+           str(args.fanout), '--steps', str(args.steps), '--max-step-s',
+           str(args.max_step_s)] + extra
+    env = dict(os.environ, OMP_WAIT_POLICY='PASSIVE')
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if res.returncode != 0:
+        return {'status': 'failed', 'reason':
+                (res.stderr.strip().splitlines() or ['?'])[-1]}
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def write_outputs(res: Dict[str, Any], path: str) -> None:
+    base = os.path.splitext(path)[0]
+    with open(path, 'w') as f:
+        json.dump(res, f, indent=2)
+    sizes = ', '.join(next(iter(res['cells'].values()), {}))
+    lines = ['# Epoch time against data size', '',
+             f"`{res['command']}`", '',
+             'Random graphs of the paper\'s Taobao size (48,749 users, '
+             '39,493 items, 2.0M events) times ' + sizes + '; paper '
+             'settings (64-d, 3 layers, batch 1024, RRM + ORM). '
+             f"{res['epoch_s_note']}", '',
+             '| mode | size | edges | epoch s | step s | peak RSS MB |',
+             '|---|---|---|---|---|---|']
+    for mode, cells in res['cells'].items():
+        for key, c in cells.items():
+            epoch = f"{c['epoch_s']:.1f}" if c.get('status') == 'ok' \
+                else c.get('status', '?')
+            step = f"{c['step_s']:.2f}" if c.get('status') == 'ok' else \
+                c.get('reason', '')
+            lines.append(f"| {mode} | {key} | {c.get('edges', '?'):,} | "
+                         f"{epoch} | {step} | "
+                         f"{c.get('peak_rss_mb', 0):.0f} |")
+    ratio = res.get('sampled_x16_over_x1')
+    if ratio is not None:
+        lines += ['', f'Sampled: the x16 epoch costs {ratio:.1f}x the x1 '
+                  'epoch (target: at most 20x).']
+    acc = res.get('taobao_noview')
+    if acc:
+        lines += ['', '## taobao-noview, fixed epoch budget', '',
+                  '| mode | test HR@10 | valid HR@10 | best epoch | '
+                  'epochs | seeds |', '|---|---|---|---|---|---|']
+        for mode, a in acc.items():
+            lines.append(f"| {mode} | {a['HR@10']:.4f} | "
+                         f"{a['valid_HR@10']:.4f} | {a['best_epoch']} | "
+                         f"{a['epochs']} | {a['seeds']} |")
+    with open(base + '.md', 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for mode, cells in res['cells'].items():
+        pts = [(c['edges'], c['epoch_s']) for c in cells.values()
+               if c.get('status') == 'ok']
+        if pts:
+            ax.plot(*zip(*pts), marker='o', label=mode)
+    ax.set_xscale('log')
+    ax.set_yscale('log')
+    ax.set_xlabel('training edges (all behaviors)')
+    ax.set_ylabel('seconds per epoch (from timed steps)')
+    ax.set_title('Epoch time against data size (CPU)')
+    ax.legend()
+    ax.grid(True, which='both', alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(base + '.png', dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--sizes', type=float, nargs='+', default=[1, 4, 16])
+    parser.add_argument('--modes', nargs='+', default=['full', 'sampled'])
+    parser.add_argument('--fanout', type=int, default=3)
+    parser.add_argument('--steps', type=int, default=5)
+    parser.add_argument('--max-step-s', type=float, default=120.0)
+    parser.add_argument('--data', default=None,
+                        help='also train both modes on this folder')
+    parser.add_argument('--epochs', type=int, default=20)
+    parser.add_argument('--seed', type=int, default=2026)
+    parser.add_argument('--json', default=None)
+    parser.add_argument('--cell', nargs=2, metavar=('MODE', 'SCALE'),
+                        help=argparse.SUPPRESS)
+    parser.add_argument('--accuracy', nargs=2, metavar=('MODE', 'ROOT'),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.cell:  # a child process: one cell, one JSON line
+        print(json.dumps(run_cell(args.cell[0], float(args.cell[1]),
+                                  args.fanout, args.steps, args.max_step_s)))
+        return
+    if args.accuracy:
+        print(json.dumps(run_accuracy(args.accuracy[1], args.accuracy[0],
+                                      args.fanout, args.epochs, args.seed)))
+        return
+    res: Dict[str, Any] = {
+        'command': 'python ' + ' '.join(sys.argv),
+        'epoch_s_note': f'epoch_s = median of {args.steps} timed steps '
+        '(after one warm-up) x steps per epoch, not a whole epoch run.',
+        'fanout': args.fanout, 'cells': {}, 'epoch_s': {}}
+    for mode in args.modes:
+        res['cells'][mode], res['epoch_s'][mode] = {}, {}
+        for size in args.sizes:
+            key = f'x{size:g}'
+            cell = _child(args, ['--cell', mode, str(size)])
+            print(mode, key, json.dumps(cell), flush=True)
+            res['cells'][mode][key] = cell
+            res['epoch_s'][mode][key] = cell.get('epoch_s',
+                                                 cell.get('status'))
+    sampled = res['epoch_s'].get('sampled', {})
+    if isinstance(sampled.get('x1'), float) and \
+            isinstance(sampled.get('x16'), float):
+        res['sampled_x16_over_x1'] = sampled['x16'] / sampled['x1']
+    if args.data:
+        res['taobao_noview'] = {}
+        for mode in args.modes:
+            out = _child(args, ['--accuracy', mode,
+                                os.path.abspath(args.data), '--epochs',
+                                str(args.epochs), '--seed', str(args.seed)])
+            print(mode, 'accuracy', json.dumps(out), flush=True)
+            res['taobao_noview'][mode] = out
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)),
+                    exist_ok=True)
+        write_outputs(res, args.json)
+    print(json.dumps({k: v for k, v in res.items() if k != 'cells'},
+                     indent=2))
+
+
+if __name__ == '__main__':
+    main()
