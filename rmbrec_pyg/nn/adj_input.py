@@ -9,7 +9,7 @@ normalises:
 * one behavior graph of a heterogeneous model: a :obj:`[2, E]`
   :obj:`(user, item)` index, an :obj:`(edge_index, edge_weight)` pair, or a
   sparse :obj:`[U, I]` adjacency whose values are the weights."""
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -135,3 +135,40 @@ def bipartite_input(graph: Any, num_users: int, num_items: int,
                          f'[users, items] = [{num_users}, {num_items}] (got '
                          f'{list(size)}, an adj_t: pass adj_t.t())')
     return None
+
+
+def hetero_graphs(data: Any) -> Dict[Any, Any]:
+    r"""The behavior graphs of a :class:`~torch_geometric.data.HeteroData`
+    (see :func:`~rmbrec_pyg.nn.edge_types.behavior_edge_types`), each an
+    :obj:`edge_index`, an :obj:`(edge_index, edge_weight)` pair where the
+    edge type stores an :obj:`edge_weight`, or the transposed ``adj_t`` of
+    :class:`~torch_geometric.transforms.ToSparseTensor`."""
+    from rmbrec_pyg.nn.edge_types import behavior_edge_types
+    forward = [t for t in data.edge_types if not str(t[1]).startswith('rev_')]
+    given = 'target' in data and getattr(data, 'target', None) is not None
+    # any behavior names the user and item node types; the target's place
+    # does not matter in a mapping
+    _, types = behavior_edge_types(data, None if given or not forward
+                                   else forward[0])
+    out: Dict[Any, Any] = {}
+    for t in types:
+        store = data[t]
+        if 'edge_index' in store:
+            weight = store['edge_weight'] if 'edge_weight' in store else None
+            out[t] = store.edge_index if weight is None else \
+                (store.edge_index, weight)
+        elif 'adj_t' in store:
+            out[t] = store.adj_t.t()
+        elif 'adj' in store:
+            out[t] = store.adj
+        else:
+            raise ValueError(f"edge type {t} holds no 'edge_index', "
+                             "'adj_t' or 'adj'")
+    return out
+
+
+def describe(graph: Any) -> str:
+    r"""A short description of :obj:`graph` for error messages."""
+    if isinstance(graph, Tensor):
+        return f'a {graph.layout} tensor of shape {list(graph.shape)}'
+    return type(graph).__name__

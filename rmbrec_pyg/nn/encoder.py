@@ -5,11 +5,12 @@ from torch import Tensor
 from torch.nn import Embedding, Module
 
 from rmbrec_pyg.graph.adjacency import SPARSE_BACKENDS, normalized_adjacency
-from rmbrec_pyg.nn.adj_input import bipartite_input
+from rmbrec_pyg.nn.adj_input import (bipartite_input, describe,
+                                     hetero_graphs)
 from rmbrec_pyg.nn.behavior_conv import BehaviorConv
 from rmbrec_pyg.nn.fusion import AdaptiveFusion
 from rmbrec_pyg.nn.blend import ScoreBlend
-from rmbrec_pyg.nn.gather import gather_rows
+from rmbrec_pyg.nn.gather import gather_nodes, gather_rows
 from rmbrec_pyg.nn.target_tower import TargetTower
 
 Key = Union[str, Tuple[str, str, str]]
@@ -44,36 +45,6 @@ def behavior_graph(adj_dict: Mapping[Key, Any], b: str, name: str) -> Any:
                    f'{list(adj_dict)})')
 
 
-def hetero_graphs(data: Any) -> Dict[Key, Any]:
-    r"""The behavior graphs of a :class:`~torch_geometric.data.HeteroData`
-    (see :func:`~rmbrec_pyg.nn.edge_types.behavior_edge_types`), each an
-    :obj:`edge_index`, an :obj:`(edge_index, edge_weight)` pair where the
-    edge type stores an :obj:`edge_weight`, or the transposed ``adj_t`` of
-    :class:`~torch_geometric.transforms.ToSparseTensor`."""
-    from rmbrec_pyg.nn.edge_types import behavior_edge_types
-    forward = [t for t in data.edge_types if not str(t[1]).startswith('rev_')]
-    given = 'target' in data and getattr(data, 'target', None) is not None
-    # any behavior names the user and item node types; the target's place
-    # does not matter in a mapping
-    _, types = behavior_edge_types(data, None if given or not forward
-                                   else forward[0])
-    out: Dict[Key, Any] = {}
-    for t in types:
-        store = data[t]
-        if 'edge_index' in store:
-            weight = store['edge_weight'] if 'edge_weight' in store else None
-            out[t] = store.edge_index if weight is None else \
-                (store.edge_index, weight)
-        elif 'adj_t' in store:
-            out[t] = store.adj_t.t()
-        elif 'adj' in store:
-            out[t] = store.adj
-        else:
-            raise ValueError(f"edge type {t} holds no 'edge_index', "
-                             "'adj_t' or 'adj'")
-    return out
-
-
 def layer_weights(alpha: Union[float, Sequence[float], Tensor],
                   num_layers: int, name: str) -> Tensor:
     r"""PyG LightGCN's :obj:`alpha` as a :obj:`[L + 1]` float tensor: one
@@ -86,23 +57,6 @@ def layer_weights(alpha: Union[float, Sequence[float], Tensor],
                          f'{num_layers + 1} layer weights in {name!r} (got '
                          f'{weights.numel()})')
     return weights
-
-
-def _describe(graph: Any) -> str:
-    if isinstance(graph, Tensor):
-        return f'a {graph.layout} tensor of shape {list(graph.shape)}'
-    return type(graph).__name__
-
-
-def gather_nodes(users: Tensor, items: Tensor, nodes: Tensor) -> Tensor:
-    r"""Rows :obj:`nodes` (users :obj:`0..U-1`, then items) of the two
-    tables, without concatenating them."""
-    is_item = nodes >= users.size(0)
-    out = users.new_empty(nodes.numel(), users.size(1))
-    out[~is_item] = torch.nn.functional.embedding(nodes[~is_item], users)
-    out[is_item] = torch.nn.functional.embedding(
-        nodes[is_item] - users.size(0), items)
-    return out
 
 
 class MultiBehaviorEncoder(Module):
@@ -268,7 +222,7 @@ class MultiBehaviorEncoder(Module):
                                 'a [2, E] (user, item) index, an '
                                 '(edge_index, edge_weight) pair or a sparse '
                                 f'[{num_users}, {num_items}] adjacency (got '
-                                f'{_describe(graph)})')
+                                f'{describe(graph)})')
             out[b] = normalized_adjacency(pair[0], num_users, num_items, eps,
                                           backend, device,
                                           edge_weight=pair[1])
@@ -286,6 +240,11 @@ class MultiBehaviorEncoder(Module):
             adj = normalized_adjacency(pair[0], self.num_users,
                                        self.num_items, device=x.device,
                                        edge_weight=pair[1])
+        return self._layers(adj, x)
+
+    def _layers(self, adj: Any, x: Tensor) -> Tensor:
+        # The propagation and layer combination over a normalised adjacency
+        # (the whole graph's, or a sampled neighbourhood's).
         if self.alpha is not None:
             out = x * self.alpha[0]
             for layer in range(self.num_layers):
@@ -346,7 +305,7 @@ class MultiBehaviorEncoder(Module):
                          self.item_embedding.weight,
                          torch.cat([h.nodes for h in hoods]))
         xs = x.split([h.nodes.numel() for h in hoods])
-        outs = [self.propagate_behavior(h.adj, xb)[:seeds.numel()]
+        outs = [self._layers(h.adj, xb)[:seeds.numel()]
                 for h, xb in zip(hoods, xs)]
         rows = torch.stack(outs, dim=1)[inverse]
         return rows.split([user_index.numel(), item_index.numel()])

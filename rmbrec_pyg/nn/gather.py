@@ -1,7 +1,8 @@
 r"""Gathering the batch's rows of every behavior tower in one autograd node,
 with one scatter-add in backward (the default gather's backward is one
 sorting ``index_put_`` per tower, the largest backward kernel of a GPU
-step)."""
+step); and :func:`gather_nodes`, rows of the user and item tables by
+homogeneous node id, for sampled neighbourhoods."""
 from typing import Any, Sequence, Tuple
 
 import torch
@@ -31,3 +32,14 @@ def gather_rows(towers: Sequence[Tensor], index: Tensor) -> Tensor:
     repeated rows (and so the last bits of their gradients) may vary from
     run to run."""
     return _GatherRows.apply(index, *towers)
+
+
+def gather_nodes(users: Tensor, items: Tensor, nodes: Tensor) -> Tensor:
+    r"""Rows :obj:`nodes` (users :obj:`0..U-1`, then items) of the two
+    tables, without concatenating them."""
+    is_item = nodes >= users.size(0)
+    out = users.new_empty(nodes.numel(), users.size(1))
+    out[~is_item] = torch.nn.functional.embedding(nodes[~is_item], users)
+    out[is_item] = torch.nn.functional.embedding(
+        nodes[is_item] - users.size(0), items)
+    return out

@@ -117,3 +117,19 @@ def test_sampled_settings_that_cannot_work_are_named(data):
     with pytest.raises(ConfigError, match="'trainer.fanouts' names unknown "
                        r"behaviors \['click'\]"):
         _fit_one_epoch(data, propagation='sampled', fanouts={'click': 3})
+
+
+def test_a_neighbourhood_as_large_as_a_node_type_is_not_renormalised():
+    # users == items == the neighbourhood's size: its [V, V] sub-adjacency
+    # has the shape of a raw [U, I] graph and must not be taken for one
+    edges = {'buy': torch.tensor([[0, 1, 1, 2, 3], [0, 0, 1, 2, 3]])}
+    torch.manual_seed(0)
+    enc = MultiBehaviorEncoder(4, 4, ['buy'], 8, 3)
+    adj = enc.build_adjacency(edges, 4, 4)
+    sampler = NeighborhoodSampler(adj, 3)
+    users, items = torch.tensor([0]), torch.tensor([1])
+    assert sampler.neighborhood('buy', torch.tensor([0, 5])).nodes.numel() \
+        == 4  # user 0, item 1, item 0, user 1
+    full = enc(adj, users, items)
+    for a, b in zip(full, enc(sampler, users, items)):
+        assert torch.allclose(a, b, atol=1e-6)
