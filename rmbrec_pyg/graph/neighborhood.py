@@ -109,10 +109,8 @@ class NeighborhoodSampler:
         crow = self.parts[b][0]
         start, deg = crow[frontier], crow[frontier + 1] - crow[frontier]
         fanout = self.fanout[b]
-        if fanout == -1 or bool((deg <= fanout).all()):
-            small = torch.ones_like(deg, dtype=torch.bool)
-        else:
-            small = deg <= fanout
+        small = torch.ones_like(deg, dtype=torch.bool) if fanout == -1 \
+            else deg <= fanout
         # every edge of the nodes with few neighbours ...
         s_start, s_deg = start[small], deg[small]
         row = torch.repeat_interleave(torch.arange(

@@ -36,17 +36,25 @@ def _unique(pairs):
     return torch.stack([keys // I, keys % I])
 
 
-@pytest.mark.parametrize('embedding_dim', [32, 64])
-@pytest.mark.parametrize('with_edge_weight', [False, True])
-@pytest.mark.parametrize('lambda_reg', [0, 1e-4])
-@pytest.mark.parametrize('alpha', [0, .25, torch.tensor([0.4, 0.3, 0.2])])
-def test_ranking(embedding_dim, with_edge_weight, lambda_reg, alpha):
+def _inputs(with_edge_weight):
+    # PyG's test inputs: the target graph (both ways), optional random
+    # edge weights and 100 user-item pairs to score
     data = _shop()
     edge_index = _both_ways(data[TARGET].edge_index)
     edge_weight = torch.rand(edge_index.size(1)) if with_edge_weight \
         else None
     edge_label_index = torch.stack([torch.randint(0, U, (100, )),
                                     torch.randint(U, U + I, (100, ))])
+    return data, edge_index, edge_weight, edge_label_index
+
+
+@pytest.mark.parametrize('embedding_dim', [32, 64])
+@pytest.mark.parametrize('with_edge_weight', [False, True])
+@pytest.mark.parametrize('lambda_reg', [0, 1e-4])
+@pytest.mark.parametrize('alpha', [0, .25, torch.tensor([0.4, 0.3, 0.2])])
+def test_ranking(embedding_dim, with_edge_weight, lambda_reg, alpha):
+    data, edge_index, edge_weight, edge_label_index = \
+        _inputs(with_edge_weight)
     model = MultiBehaviorLightGCN(data, embedding_dim, num_layers=2,
                                   target='purchase', alpha=alpha)
     assert str(model).startswith(f'MultiBehaviorLightGCN(500, '
@@ -73,12 +81,8 @@ def test_ranking(embedding_dim, with_edge_weight, lambda_reg, alpha):
 @pytest.mark.parametrize('with_edge_weight', [False, True])
 @pytest.mark.parametrize('alpha', [0, .25, torch.tensor([0.4, 0.3, 0.2])])
 def test_link_prediction(with_edge_weight, alpha):
-    data = _shop()
-    edge_index = _both_ways(data[TARGET].edge_index)
-    edge_weight = torch.rand(edge_index.size(1)) if with_edge_weight \
-        else None
-    edge_label_index = torch.stack([torch.randint(0, U, (100, )),
-                                    torch.randint(U, U + I, (100, ))])
+    data, edge_index, edge_weight, edge_label_index = \
+        _inputs(with_edge_weight)
     edge_label = torch.randint(0, 2, (100, ))
     model = MultiBehaviorLightGCN(data, 32, num_layers=2, target='purchase',
                                   alpha=alpha)
