@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: demo test install install-test clean gpu-deps
+.PHONY: demo test install install-test install-dist clean gpu-deps
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,18 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(PY) -m pip install --quiet "$(TORCH)" -e '.[test]'
 	touch $@
 
+# Sharded tables (trainer.tables=sharded): torchrec 1.8.0 names the CUDA
+# fbgemm package as its dependency, so its CPU build comes through the
+# `dist` extra and torchrec itself without dependencies. On a CUDA machine:
+# make install-dist FBGEMM=fbgemm-gpu==1.8.0
+FBGEMM ?= fbgemm-gpu-cpu==1.8.0
+$(VENV)/.installed-dist: $(VENV)/.installed
+	$(PY) -m pip install --quiet "$(TORCH)" "$(FBGEMM)" -e '.[dist]'
+	$(PY) -m pip install --quiet --no-deps torchrec==1.8.0
+	touch $@
+
+install-dist: $(VENV)/.installed-dist
+
 install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
@@ -29,7 +41,10 @@ install-test: $(VENV)/.installed-test
 demo: install
 	$(VENV)/bin/rmbrec-train
 
+# The suite runs the sharded-table tests too where torchrec installs; where
+# it does not, they skip (the message says so) and the rest runs.
 test: install-test
+	$(MAKE) install-dist || echo "torchrec not installed: the sharded-table tests skip"
 	OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest -q $(PYTEST_ARGS)
 
 clean:

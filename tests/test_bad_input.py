@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from rmbrec_pyg.testing import write_folder
+from rmbrec_pyg.train.sharded import available as sharded_available
 
 ENV = dict(os.environ, OMP_NUM_THREADS='1')
 FAST = ['trainer.max_epochs=1', 'trainer.batch_size=64',
@@ -207,6 +208,13 @@ def test_dataset_folder_mistakes(tmp_path, case):
                                     "'+'", '+trainer.fanouts.NAME=VALUE']),
     (['model=crgcn', 'trainer.propagation=sampled'],
      ["'trainer.propagation=sampled' needs RMBRec's encoder"]),
+    (['trainer.tables=sharded'], ["'trainer.tables=sharded' needs "
+                                  "'trainer.propagation=sampled'"]),
+    (['trainer.propagation=sampled', 'trainer.tables=sharded'],
+     ["'trainer.tables=sharded' runs under torchrun" if sharded_available()
+      else "'trainer.tables=sharded' needs torchrec"]),
+    (['trainer.table_optimizer=lamb'], ["'trainer.table_optimizer' must be "
+                                        'one of']),
 ])
 def test_config_mistakes(tmp_path, args, needles):
     # FAST first: a case's own value of a FAST key must win

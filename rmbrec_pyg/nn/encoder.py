@@ -1,4 +1,5 @@
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import (Any, Callable, Dict, List, Mapping, Optional, Sequence,
+                    Tuple, Union)
 
 import torch
 from torch import Tensor
@@ -293,17 +294,22 @@ class MultiBehaviorEncoder(Module):
         return user, item
 
     def _sampled_rows(self, sampler: Any, user_index: Tensor,
-                      item_index: Tensor) -> Tuple[Tensor, Tensor]:
+                      item_index: Tensor,
+                      base_rows: Optional[Callable[[Tensor], Tensor]] = None
+                      ) -> Tuple[Tensor, Tensor]:
         # Sampled propagation (trainer.propagation=sampled): per behavior,
         # only the L-hop neighbourhood of the batch's nodes, with the
         # global normalisation (see rmbrec_pyg.graph.neighborhood).
+        # `base_rows` looks the nodes' base embeddings up elsewhere (sharded
+        # tables, rmbrec_pyg.train.sharded) instead of in this encoder's.
         index = torch.cat([user_index, item_index + self.num_users])
         seeds, inverse = torch.unique(index, return_inverse=True)
         hoods = [sampler.neighborhood(b, seeds) for b in self.behaviors]
         # one gather for every behavior: one gradient per table
+        nodes = torch.cat([h.nodes for h in hoods])
         x = gather_nodes(self.user_embedding.weight,
-                         self.item_embedding.weight,
-                         torch.cat([h.nodes for h in hoods]))
+                         self.item_embedding.weight, nodes) \
+            if base_rows is None else base_rows(nodes)
         xs = x.split([h.nodes.numel() for h in hoods])
         outs = [self._layers(h.adj, xb)[:seeds.numel()]
                 for h, xb in zip(hoods, xs)]

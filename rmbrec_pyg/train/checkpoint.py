@@ -203,7 +203,9 @@ def training_state(trainer: Any) -> Dict[str, Any]:
     Trainer` needs to resume and end as an uninterrupted run would."""
     return {'encoder': trainer.encoder.state_dict(),
             'regularizers': trainer.objective.regularizers.state_dict(),
-            'optimizer': trainer.optimizer.state_dict(),
+            # sharded tables: a fused optimizer (no resume yet)
+            'optimizer': (trainer.optimizer.state_dict()
+                          if trainer.config.tables != 'sharded' else None),
             'generator': trainer.generator.get_state(),
             'torch_rng': torch.get_rng_state(), 'epoch': trainer.epoch,
             'best': trainer.best, 'history': trainer.history,

@@ -1,9 +1,12 @@
 r"""Plain settings of the training loop, as dataclasses. The CLI registers
 them with Hydra's ConfigStore so that a wrong type fails at composition."""
 from dataclasses import dataclass, field
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from rmbrec_pyg.data.errors import ConfigError
+
+# The fused optimizers of sharded tables (trainer.table_optimizer).
+TABLE_OPTIMIZERS = ('auto', 'adam', 'adagrad', 'rowwise_adagrad', 'sgd')
 
 
 @dataclass
@@ -57,6 +60,15 @@ class TrainerConfig:
             ``'full'``).
         fanouts: Per-behavior fanouts that replace :obj:`fanout`, e.g.
             ``{view: 10}``.
+        tables: ``'replicated'`` (every rank holds the whole user and item
+            tables) or ``'sharded'`` (under ``torchrun``, with
+            :obj:`propagation='sampled'`: the tables are split row-wise
+            across ranks by torchrec, see :mod:`rmbrec_pyg.train.sharded`).
+        table_optimizer: The sharded tables' fused optimizer: ``'auto'``
+            (``'adam'`` on CUDA; ``'adagrad'`` on CPU, where fbgemm has no
+            fused Adam), ``'adam'``, ``'adagrad'``, ``'rowwise_adagrad'``
+            or ``'sgd'``.
+        table_lr: Its learning rate (default: ``optim.lr``).
     """
     max_epochs: int = 200
     patience: int = 20
@@ -79,9 +91,26 @@ class TrainerConfig:
     propagation: str = 'full'
     fanout: int = -1
     fanouts: Dict[str, int] = field(default_factory=dict)
+    tables: str = 'replicated'
+    table_optimizer: str = 'auto'
+    table_lr: Optional[float] = None
 
     def validate(self) -> None:
         name = 'trainer'
+        if self.tables not in ('replicated', 'sharded'):
+            raise ConfigError(f"'{name}.tables' must be 'replicated' or "
+                              f"'sharded' (got {self.tables!r})")
+        if self.tables == 'sharded' and self.propagation != 'sampled':
+            raise ConfigError(f"'{name}.tables=sharded' needs "
+                              f"'{name}.propagation=sampled': full "
+                              'propagation reads every row on every rank')
+        if self.table_optimizer not in TABLE_OPTIMIZERS:
+            raise ConfigError(f"'{name}.table_optimizer' must be one of "
+                              f'{TABLE_OPTIMIZERS} (got '
+                              f'{self.table_optimizer!r})')
+        if self.table_lr is not None and not self.table_lr > 0:
+            raise ConfigError(f"'{name}.table_lr' must be positive (got "
+                              f'{self.table_lr})')
         if self.propagation not in ('full', 'sampled'):
             raise ConfigError(f"'{name}.propagation' must be 'full' or "
                               f"'sampled' (got {self.propagation!r})")

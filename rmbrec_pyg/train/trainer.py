@@ -19,7 +19,7 @@ from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
 from rmbrec_pyg.nn.baselines.base import MultiBehaviorBaseline
 from rmbrec_pyg.objective import ModelObjective, Objective
 from rmbrec_pyg.regularizers.base import Regularizer
-from rmbrec_pyg.train import distributed
+from rmbrec_pyg.train import distributed, sharded
 from rmbrec_pyg.train.allocator import retain_freed_memory
 from rmbrec_pyg.train.calibration import (evaluate_epoch, keep_training,
                                           make_calibration)
@@ -133,10 +133,14 @@ class Trainer:
                           self.objective.static_shapes and
                           cfg.propagation == 'full',
                           self.world_size if distributed.in_group() else 0)
-        self.optimizer = build_optimizer(self.encoder, self.objective, optim,
-                                         capturable=graph)
+        if cfg.tables == 'sharded':  # torchrec tables, fused optimizer
+            self.model, self.optimizer = sharded.wrap(self)
+        else:
+            self.optimizer = build_optimizer(self.encoder, self.objective,
+                                             optim, capturable=graph)
+            self.model = distributed.wrap(self.encoder, self.device,
+                                          cfg.resume)
         self.runner = StepRunner(self, graph)
-        self.model = distributed.wrap(self.encoder, self.device, cfg.resume)
         main = self.rank == 0
         self.checkpoints = RunCheckpoints(out_dir if main else None,
                                           cfg.checkpoint)
@@ -253,6 +257,8 @@ class Trainer:
                 break
             epoch, t0 = self.epoch + 1, time.perf_counter()
             terms = self.train_epoch(epoch)
+            if cfg.tables == 'sharded':  # every rank: evaluation, last.pt
+                sharded.pull_tables(self.model, self.encoder)
             row: Dict[str, Any] = {
                 'epoch': epoch, 'train_s': time.perf_counter() - t0,
                 **{f'loss_{k}': v for k, v in terms.items()}}
