@@ -2,20 +2,29 @@ r"""How a training epoch grows with the data: full propagation (every step
 propagates every behavior's whole graph) against sampled propagation
 (``trainer.propagation=sampled``: only the batch's L-hop neighbourhoods),
 on random graphs of the paper's Taobao size (``data=random_taobao``) times
-1, 4 and 16, with the paper's settings otherwise.
+1, 4 and 16, with the paper's settings otherwise; the accuracy of both
+modes on taobao-noview; and whether sharded tables on 2 ranks end where 1
+rank ends.
 
     python benchmarks/scale.py --json benchmarks/results/scale.json
     python benchmarks/scale.py --sizes 1 4 --fanout 5 --steps 3
-    python benchmarks/scale.py --data ../shared/data/taobao-noview \
-        --epochs 20 --json benchmarks/results/scale.json   # + accuracy
+    python benchmarks/scale.py --sizes --json benchmarks/results/scale.json \
+        --accuracy benchmarks/results/accuracy_taobao_noview.json \
+        --sharded-check          # keeps the timed cells, adds the rest
 
 Each (mode, size) cell runs in its own process (for its peak RSS): one
 warm-up step, then ``--steps`` timed steps. ``epoch_s`` is the median step
 time times the steps of an epoch (users / batch size), *not* a whole epoch
 run; the JSON says so. A cell whose warm-up step takes longer than
-``--max-step-s`` reports ``"not finished"`` and no number. With ``--data``,
-both modes also train ``--epochs`` epochs on that folder (one seed) and
-report validation and test HR@10 of their best validation epoch.
+``--max-step-s`` reports ``"not finished"`` and no number. With no
+``--sizes``, the cells of an existing ``--json`` are kept.
+
+``--accuracy`` reads the runs of ``benchmarks/accuracy.py`` (3 seeds each,
+early stopping on validation): full propagation is the ``rmbrec`` variant,
+sampled propagation the ``rmbrec_sampled*`` variant (one per fanout) with
+the best mean validation HR@10. ``--sharded-check`` trains the small
+sharded-table run of the tests under ``torchrun`` with 1 and 2 ranks
+(needs ``make install-dist``).
 
 Writes ``scale.json``, ``scale.md`` and ``scale.png`` (epoch time against
 edges) beside ``--json``.
@@ -82,23 +91,38 @@ def run_cell(mode: str, scale: float, fanout: int, steps: int,
     return out
 
 
-def run_accuracy(root: str, mode: str, fanout: int, epochs: int,
-                 seed: int) -> Dict[str, Any]:
-    r"""Trains one mode on a data folder for a fixed number of epochs."""
-    from rmbrec_pyg.cli.builders import build_trainer, compose_config
-    warnings.filterwarnings('ignore')
-    cfg = compose_config(['data=folder', f'data.root={root}',
-                          f'trainer.max_epochs={epochs}',
-                          f'trainer.seed={seed}',
-                          'trainer.checkpoint=false'] +
-                         _overrides(mode, fanout))
-    trainer = build_trainer(cfg)
-    t = time.perf_counter()
-    metrics = trainer.fit()
-    return {'HR@10': metrics['test']['HR@10'],
-            'valid_HR@10': metrics['valid']['HR@10'],
-            'best_epoch': metrics['best_epoch'], 'epochs': epochs,
-            'seeds': 1, 'seed': seed, 'train_s': time.perf_counter() - t}
+def accuracy(path: str) -> Dict[str, Any]:
+    r"""Full and sampled propagation's test HR@10 from an accuracy JSON;
+    the sampled fanout is the one with the best mean validation HR@10."""
+    with open(path) as f:
+        acc = json.load(f)
+
+    def entry(key: str) -> Dict[str, Any]:
+        e = acc[key]
+        return {'HR@10': e['HR@10'], 'std': e['std']['HR@10'],
+                'valid_HR@10': e['valid']['HR@10'], 'seeds': e['seeds'],
+                'best_epochs': e['best_epochs'], 'variant': key,
+                'train_seconds': e['train_seconds']}
+    candidates = {k: entry(k) for k in acc if k.startswith('rmbrec_sampled')}
+    if 'rmbrec' not in acc or not candidates:
+        raise SystemExit(f'{path}: needs the rmbrec and rmbrec_sampled* '
+                         'variants of benchmarks/accuracy.py')
+    chosen = max(candidates.values(), key=lambda e: e['valid_HR@10'])
+    full = entry('rmbrec')
+    return {'full': full, 'sampled': chosen,
+            'sampled_over_full': chosen['HR@10'] / full['HR@10'],
+            'candidates': candidates, 'source': path,
+            'choice': 'sampled fanout: best mean validation HR@10'}
+
+
+def sharded_check() -> Dict[str, Any]:
+    r"""Trains the tests' small sharded-table run on 1 and 2 ranks."""
+    import tempfile
+    from rmbrec_pyg.testing import SHARDED_ARGS, sharded_ranks_difference
+    with tempfile.TemporaryDirectory() as root:
+        diff = sharded_ranks_difference(root)
+    return {'max_abs_table_difference': diff, 'tolerance': 2e-3,
+            'matches': diff < 2e-3, 'args': SHARDED_ARGS}
 
 
 def _child(args: argparse.Namespace, extra: List[str]) -> Dict[str, Any]:
@@ -141,13 +165,30 @@ def write_outputs(res: Dict[str, Any], path: str) -> None:
                   'epoch (target: at most 20x).']
     acc = res.get('taobao_noview')
     if acc:
-        lines += ['', '## taobao-noview, fixed epoch budget', '',
-                  '| mode | test HR@10 | valid HR@10 | best epoch | '
-                  'epochs | seeds |', '|---|---|---|---|---|---|']
-        for mode, a in acc.items():
-            lines.append(f"| {mode} | {a['HR@10']:.4f} | "
-                         f"{a['valid_HR@10']:.4f} | {a['best_epoch']} | "
-                         f"{a['epochs']} | {a['seeds']} |")
+        lines += ['', '## taobao-noview: test HR@10', '',
+                  f"From `{acc['source']}` ({acc['choice']}): "
+                  f"`{res.get('accuracy_command', '')}`.", '',
+                  '| mode | variant | test HR@10 | valid HR@10 | seeds | '
+                  'best epochs | s/run |', '|---|---|---|---|---|---|---|']
+        rows = [('full', acc['full'])] + [
+            ('sampled' + (' (chosen)' if c['variant'] ==
+                          acc['sampled']['variant'] else ''), c)
+            for c in acc['candidates'].values()]
+        for mode, a in rows:
+            lines.append(f"| {mode} | {a['variant']} | {a['HR@10']:.4f} "
+                         f"± {a['std']:.4f} | {a['valid_HR@10']:.4f} | "
+                         f"{a['seeds']} | {a['best_epochs']} | "
+                         f"{a['train_seconds']:.0f} |")
+        lines += ['', f"Sampled / full test HR@10: "
+                  f"{acc['sampled_over_full']:.3f} (target: at least 0.97)."]
+    check = res.get('sharded_check')
+    if check:
+        lines += ['', '## Sharded tables: 2 ranks against 1', '',
+                  f"`sharded_matches_single`: "
+                  f"{str(res['sharded_matches_single']).lower()} (largest "
+                  f"table difference {check['max_abs_table_difference']:.2e}"
+                  f", tolerance {check['tolerance']:g}; "
+                  f"`{' '.join(check['args'])}`)."]
     with open(base + '.md', 'w') as f:
         f.write('\n'.join(lines) + '\n')
     import matplotlib
@@ -172,35 +213,35 @@ def write_outputs(res: Dict[str, Any], path: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--sizes', type=float, nargs='+', default=[1, 4, 16])
+    parser.add_argument('--sizes', type=float, nargs='*', default=[1, 4, 16],
+                        help='none: keep the cells of an existing --json')
     parser.add_argument('--modes', nargs='+', default=['full', 'sampled'])
     parser.add_argument('--fanout', type=int, default=3)
     parser.add_argument('--steps', type=int, default=5)
     parser.add_argument('--max-step-s', type=float, default=120.0)
-    parser.add_argument('--data', default=None,
-                        help='also train both modes on this folder')
-    parser.add_argument('--epochs', type=int, default=20)
-    parser.add_argument('--seed', type=int, default=2026)
+    parser.add_argument('--accuracy', default=None, metavar='JSON',
+                        help="benchmarks/accuracy.py's results for "
+                        'taobao-noview')
+    parser.add_argument('--sharded-check', action='store_true')
     parser.add_argument('--json', default=None)
     parser.add_argument('--cell', nargs=2, metavar=('MODE', 'SCALE'),
-                        help=argparse.SUPPRESS)
-    parser.add_argument('--accuracy', nargs=2, metavar=('MODE', 'ROOT'),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cell:  # a child process: one cell, one JSON line
         print(json.dumps(run_cell(args.cell[0], float(args.cell[1]),
                                   args.fanout, args.steps, args.max_step_s)))
         return
-    if args.accuracy:
-        print(json.dumps(run_accuracy(args.accuracy[1], args.accuracy[0],
-                                      args.fanout, args.epochs, args.seed)))
-        return
-    res: Dict[str, Any] = {
-        'command': 'python ' + ' '.join(sys.argv),
-        'epoch_s_note': f'epoch_s = median of {args.steps} timed steps '
-        '(after one warm-up) x steps per epoch, not a whole epoch run.',
-        'fanout': args.fanout, 'cells': {}, 'epoch_s': {}}
-    for mode in args.modes:
+    res: Dict[str, Any] = {}
+    if not args.sizes and args.json and os.path.exists(args.json):
+        with open(args.json) as f:  # keep the timed cells
+            res = json.load(f)
+    else:
+        res = {'command': 'python ' + ' '.join(sys.argv),
+               'epoch_s_note': f'epoch_s = median of {args.steps} timed '
+               'steps (after one warm-up) x steps per epoch, not a whole '
+               'epoch run.', 'fanout': args.fanout, 'cells': {},
+               'epoch_s': {}}
+    for mode in args.modes if args.sizes else []:
         res['cells'][mode], res['epoch_s'][mode] = {}, {}
         for size in args.sizes:
             key = f'x{size:g}'
@@ -213,14 +254,12 @@ def main() -> None:
     if isinstance(sampled.get('x1'), float) and \
             isinstance(sampled.get('x16'), float):
         res['sampled_x16_over_x1'] = sampled['x16'] / sampled['x1']
-    if args.data:
-        res['taobao_noview'] = {}
-        for mode in args.modes:
-            out = _child(args, ['--accuracy', mode,
-                                os.path.abspath(args.data), '--epochs',
-                                str(args.epochs), '--seed', str(args.seed)])
-            print(mode, 'accuracy', json.dumps(out), flush=True)
-            res['taobao_noview'][mode] = out
+    if args.accuracy:
+        res['taobao_noview'] = accuracy(args.accuracy)
+        res['accuracy_command'] = 'python ' + ' '.join(sys.argv)
+    if args.sharded_check:
+        res['sharded_check'] = sharded_check()
+        res['sharded_matches_single'] = res['sharded_check']['matches']
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)),
                     exist_ok=True)

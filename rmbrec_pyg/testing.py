@@ -2,7 +2,9 @@ r"""Helpers for tests: tiny datasets and dataset folders, no downloads."""
 import json
 import os
 import os.path as osp
-from typing import Dict, Iterable, Optional, Tuple
+import subprocess
+import sys
+from typing import Dict, Iterable, Optional, Sequence, Tuple
 
 from torch_geometric.data import HeteroData
 
@@ -45,3 +47,54 @@ def write_folder(root: str, num_users: int, num_items: int,
     write_pairs(osp.join(root, 'validation.txt'), validation)
     write_pairs(osp.join(root, 'test.txt'), test)
     return root
+
+
+# A small sharded-table run (trainer.tables=sharded): 3 Adagrad epochs of
+# the plain model on 400 users, for the 1-rank against 2-rank check.
+SHARDED_ARGS = ['data.num_users=400', 'data.num_items=250',
+                'trainer.max_epochs=3', 'trainer.batch_size=128',
+                'encoder.embedding_dim=16', 'trainer.progress=false',
+                'trainer.seed=3', 'ablation=plain',
+                'trainer.propagation=sampled', 'trainer.tables=sharded',
+                'trainer.table_lr=0.05']
+
+
+def free_port() -> int:
+    r"""A free local TCP port (for a process group's rendezvous)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def torchrun_train(world: int, run_dir: str, args: Sequence[str] = (),
+                   timeout: float = 300) -> subprocess.CompletedProcess:
+    r"""``rmbrec-train`` under ``torchrun`` with :obj:`world` CPU ranks
+    (gloo, one thread each) on a free local port."""
+    cmd = [sys.executable, '-m', 'torch.distributed.run',
+           f'--nproc_per_node={world}', '--master_addr=127.0.0.1',
+           f'--master_port={free_port()}', '-m', 'rmbrec_pyg.cli.train', *args,
+           f'hydra.run.dir={run_dir}']
+    return subprocess.run(cmd, cwd=osp.dirname(osp.abspath(run_dir)),
+                          capture_output=True, text=True, timeout=timeout,
+                          env=dict(os.environ, OMP_NUM_THREADS='1'))
+
+
+def sharded_ranks_difference(root: str, worlds: Sequence[int] = (1, 2)
+                             ) -> float:
+    r"""Trains :data:`SHARDED_ARGS` with each world size under
+    :obj:`root` and returns the largest difference between their final
+    tables (``last.pt``); raises :class:`RuntimeError` if a run fails."""
+    from rmbrec_pyg.train.checkpoint import load_checkpoint
+    tables = []
+    for world in worlds:
+        run_dir = osp.join(root, f'world{world}')
+        res = torchrun_train(world, run_dir, SHARDED_ARGS)
+        if res.returncode != 0:
+            raise RuntimeError(f'{world} ranks failed:\n'
+                               f'{res.stdout[-2000:]}{res.stderr[-4000:]}')
+        state = load_checkpoint(osp.join(run_dir, 'last.pt'))['encoder']
+        tables.append([state['user_embedding.weight'],
+                       state['item_embedding.weight']])
+    return max(float((a - b).abs().max()) for other in tables[1:]
+               for a, b in zip(tables[0], other))

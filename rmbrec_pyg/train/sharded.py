@@ -10,9 +10,9 @@ its own host memory, looks the neighbourhood's base rows up in the sharded
 tables (an all-to-all to the ranks that own them), and propagates them
 locally. The backward sends each row's gradient back to its owner, which
 sums the ranks' gradients; they are scaled by :math:`1 / \text{ranks}`, so
-that the update is the mean over the shares, as under DDP. Before
-evaluation and checkpointing every rank pulls the whole tables into its
-encoder (:func:`pull_tables`), and evaluation stays one full propagation.
+that the update is the mean over the shares, as under DDP. After every
+epoch rank 0 pulls the whole tables into its encoder (:func:`pull_tables`)
+to evaluate (one full propagation, as always) and write checkpoints.
 
 torchrec is an optional extra (``make install-dist``, see the README's
 "Scaling out"). fbgemm's CPU kernels have no fused Adam, so on CPU the
@@ -240,14 +240,18 @@ def push_tables(model: Module, encoder: Module) -> None:
 
 @torch.no_grad()
 def pull_tables(model: Module, encoder: Module) -> None:
-    r"""Copies the whole sharded tables into the encoder's (every rank
-    must call it: a collective lookup of every row)."""
+    r"""Copies the whole sharded tables into rank 0's encoder, which
+    evaluates and writes checkpoints (every rank must call it: a collective
+    lookup, of every row on rank 0 and of none elsewhere)."""
+    import torch.distributed as dist
     rows: ShardedTables = getattr(model, 'module', model).rows
     was = rows.training
     rows.eval()
     dev = encoder.user_embedding.weight.device
-    u, i = rows.lookup(torch.arange(rows.num_users, device=dev),
-                       torch.arange(rows.num_items, device=dev))
+    n = (rows.num_users, rows.num_items) if dist.get_rank() == 0 else (0, 0)
+    u, i = rows.lookup(torch.arange(n[0], device=dev),
+                       torch.arange(n[1], device=dev))
     rows.train(was)
-    encoder.user_embedding.weight.copy_(u)
-    encoder.item_embedding.weight.copy_(i)
+    if dist.get_rank() == 0:
+        encoder.user_embedding.weight.copy_(u)
+        encoder.item_embedding.weight.copy_(i)

@@ -257,7 +257,7 @@ class Trainer:
                 break
             epoch, t0 = self.epoch + 1, time.perf_counter()
             terms = self.train_epoch(epoch)
-            if cfg.tables == 'sharded':  # every rank: evaluation, last.pt
+            if cfg.tables == 'sharded':  # rank 0 evaluates, writes last.pt
                 sharded.pull_tables(self.model, self.encoder)
             row: Dict[str, Any] = {
                 'epoch': epoch, 'train_s': time.perf_counter() - t0,

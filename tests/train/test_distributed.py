@@ -11,21 +11,16 @@ computed per half, a slightly different objective; for full RMBRec we allow
 """
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import pytest
 
+from rmbrec_pyg.testing import free_port
+
 ARGS = ['data.num_users=400', 'data.num_items=250', 'trainer.max_epochs=4',
         'trainer.batch_size=128', 'encoder.embedding_dim=16',
         'trainer.progress=false', 'trainer.seed=3']
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def _run(world, run_dir, extra, cwd):
@@ -35,7 +30,7 @@ def _run(world, run_dir, extra, cwd):
     else:
         cmd = [sys.executable, '-m', 'torch.distributed.run',
                f'--nproc_per_node={world}', '--master_addr=127.0.0.1',
-               f'--master_port={_free_port()}', '-m',
+               f'--master_port={free_port()}', '-m',
                'rmbrec_pyg.cli.train']
     res = subprocess.run(cmd + ARGS + extra + [f'hydra.run.dir={run_dir}'],
                          cwd=cwd, env=env, capture_output=True, text=True,
