@@ -18,8 +18,10 @@ torchrec is an optional extra (``make install-dist``, see the README's
 "Scaling out"). fbgemm's CPU kernels have no fused Adam, so on CPU the
 default table optimizer is Adagrad.
 """
+import contextlib
+import logging
 import warnings
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Iterator, Tuple
 
 import torch
 from torch import Tensor
@@ -32,16 +34,33 @@ FEATURES = ('user', 'item')
 
 
 def available() -> bool:
-    r"""Whether torchrec (with fbgemm) can be imported (quietly: fbgemm
-    and torchrec warn about their own deprecations on import)."""
+    r"""Whether torchrec (with fbgemm) can be imported (quietly)."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
+        with _quiet():
             import torchrec  # noqa: F401
             import torchrec.distributed  # noqa: F401
         return True
     except Exception:  # ImportError, or a broken fbgemm build
         return False
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    # fbgemm and torchrec warn about their own deprecations and log every
+    # library they load and every kernel's arguments on the root logger.
+    # Its planner's warnings are about its own defaults.
+    loggers = {logging.getLogger(): logging.WARNING,
+               logging.getLogger('torchrec'): logging.ERROR}
+    levels = {lg: lg.level for lg in loggers}
+    for lg, at_least in loggers.items():
+        lg.setLevel(max(lg.level, at_least))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            yield
+    finally:
+        for lg, level in levels.items():
+            lg.setLevel(level)
 
 
 class _ScaleGrad(torch.autograd.Function):
@@ -174,8 +193,7 @@ def wrap(trainer: Any) -> Tuple[Module, Any]:
     The shards start from the encoder's own tables, so a run's start does
     not depend on the number of ranks."""
     check_supported(trainer)
-    with warnings.catch_warnings():  # torchrec's and fbgemm's deprecations
-        warnings.simplefilter('ignore')
+    with _quiet():
         return _wrap(trainer)
 
 
