@@ -195,6 +195,9 @@ def write_outputs(res: Dict[str, Any], path: str) -> None:
                          f"± {a['std']:.4f} | {a['valid_HR@10']:.4f} | "
                          f"{a['seeds']} | {a['best_epochs']} | "
                          f"{a['train_seconds']:.0f} |")
+        lines += ['', '`rmbrec_sampled` has fanout 3, `rmbrec_sampledN` fanout N; '
+                  'the seconds per run come from different days and '
+                  'machine loads (compare speed in the table above).']
         lines += ['', f"Sampled / full test HR@10: "
                   f"{acc['sampled_over_full']:.3f} (target: at least 0.97)."]
     check = res.get('sharded_check')
