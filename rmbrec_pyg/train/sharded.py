@@ -16,7 +16,8 @@ to evaluate (one full propagation, as always) and write checkpoints.
 
 torchrec is an optional extra (``make install-dist``, see the README's
 "Scaling out"). fbgemm's CPU kernels have no fused Adam, so on CPU the
-default table optimizer is Adagrad.
+default table optimizer is Adagrad; only ``'adam'`` takes
+``optim.weight_decay``.
 """
 import contextlib
 import logging
@@ -47,8 +48,8 @@ def available() -> bool:
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     # fbgemm and torchrec warn about their own deprecations and log every
-    # library they load and every kernel's arguments on the root logger.
-    # Its planner's warnings are about its own defaults.
+    # library they load and every kernel's arguments on the root logger;
+    # torchrec's planner warns about its own defaults.
     loggers = {logging.getLogger(): logging.WARNING,
                logging.getLogger('torchrec'): logging.ERROR}
     levels = {lg: lg.level for lg in loggers}
