@@ -1,9 +1,9 @@
 r"""Gathering the batch's rows of every behavior tower in one autograd node,
 with one scatter-add in backward (the default gather's backward is one
 sorting ``index_put_`` per tower, the largest backward kernel of a GPU
-step); and :func:`gather_nodes`, rows of the user and item tables by
-homogeneous node id, for sampled neighbourhoods."""
-from typing import Any, Sequence, Tuple
+step); and :func:`gather_nodes` (:func:`node_rows`), rows of the user and
+item tables by homogeneous node id, for sampled neighbourhoods."""
+from typing import Any, Callable, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -34,12 +34,22 @@ def gather_rows(towers: Sequence[Tensor], index: Tensor) -> Tensor:
     return _GatherRows.apply(index, *towers)
 
 
+def node_rows(nodes: Tensor, num_users: int,
+              lookup: Callable[[Tensor, Tensor], Tuple[Tensor, Tensor]]
+              ) -> Tensor:
+    r"""Rows of homogeneous node ids :obj:`nodes` (users
+    :obj:`0..U-1`, then items), from :obj:`lookup(user_ids, item_ids)`,
+    which returns the rows of each table's own ids."""
+    is_item = nodes >= num_users
+    u, i = lookup(nodes[~is_item], nodes[is_item] - num_users)
+    out = u.new_empty(nodes.numel(), u.size(1))
+    out[~is_item], out[is_item] = u, i
+    return out
+
+
 def gather_nodes(users: Tensor, items: Tensor, nodes: Tensor) -> Tensor:
     r"""Rows :obj:`nodes` (users :obj:`0..U-1`, then items) of the two
     tables, without concatenating them."""
-    is_item = nodes >= users.size(0)
-    out = users.new_empty(nodes.numel(), users.size(1))
-    out[~is_item] = torch.nn.functional.embedding(nodes[~is_item], users)
-    out[is_item] = torch.nn.functional.embedding(
-        nodes[is_item] - users.size(0), items)
-    return out
+    embedding = torch.nn.functional.embedding
+    return node_rows(nodes, users.size(0), lambda u, i: (
+        embedding(u, users), embedding(i, items)))

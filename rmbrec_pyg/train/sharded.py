@@ -29,6 +29,7 @@ from torch import Tensor
 from torch.nn import Module
 
 from rmbrec_pyg.data.errors import ConfigError
+from rmbrec_pyg.nn.gather import node_rows
 from rmbrec_pyg.train.config import TrainerConfig
 
 FEATURES = ('user', 'item')
@@ -110,10 +111,7 @@ class ShardedTables(Module):
         return out['user'].values(), out['item'].values()
 
     def forward(self, nodes: Tensor) -> Tensor:
-        is_item = nodes >= self.num_users
-        u, i = self.lookup(nodes[~is_item], nodes[is_item] - self.num_users)
-        out = u.new_empty(nodes.numel(), u.size(1))
-        out[~is_item], out[is_item] = u, i
+        out = node_rows(nodes, self.num_users, self.lookup)
         if self.training and self.grad_scale != 1.0:
             out = _ScaleGrad.apply(out, self.grad_scale)
         return out

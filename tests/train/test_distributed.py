@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from rmbrec_pyg.testing import free_port
+from rmbrec_pyg.testing import torchrun_train
 
 ARGS = ['data.num_users=400', 'data.num_items=250', 'trainer.max_epochs=4',
         'trainer.batch_size=128', 'encoder.embedding_dim=16',
@@ -24,17 +24,15 @@ ARGS = ['data.num_users=400', 'data.num_items=250', 'trainer.max_epochs=4',
 
 
 def _run(world, run_dir, extra, cwd):
-    env = dict(os.environ, OMP_NUM_THREADS='1')
+    # run_dir lies in cwd (torchrun_train runs in the run dir's parent)
     if world == 1:
-        cmd = [sys.executable, '-m', 'rmbrec_pyg.cli.train']
+        res = subprocess.run(
+            [sys.executable, '-m', 'rmbrec_pyg.cli.train'] + ARGS + extra +
+            [f'hydra.run.dir={run_dir}'], cwd=cwd, capture_output=True,
+            text=True, timeout=300,
+            env=dict(os.environ, OMP_NUM_THREADS='1'))
     else:
-        cmd = [sys.executable, '-m', 'torch.distributed.run',
-               f'--nproc_per_node={world}', '--master_addr=127.0.0.1',
-               f'--master_port={free_port()}', '-m',
-               'rmbrec_pyg.cli.train']
-    res = subprocess.run(cmd + ARGS + extra + [f'hydra.run.dir={run_dir}'],
-                         cwd=cwd, env=env, capture_output=True, text=True,
-                         timeout=300)
+        res = torchrun_train(world, str(run_dir), ARGS + extra)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
     return json.loads((run_dir / 'metrics.json').read_text())
 
