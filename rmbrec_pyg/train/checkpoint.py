@@ -207,6 +207,8 @@ def training_state(trainer: Any) -> Dict[str, Any]:
             'optimizer': (trainer.optimizer.state_dict()
                           if trainer.config.tables != 'sharded' else None),
             'generator': trainer.generator.get_state(),
+            # sampled propagation: the neighbourhood draws' own stream
+            'neighborhood_generator': _neighborhood_generator_state(trainer),
             'torch_rng': torch.get_rng_state(), 'epoch': trainer.epoch,
             'best': trainer.best, 'history': trainer.history,
             'pretrained': trainer.pretrained,
@@ -214,6 +216,11 @@ def training_state(trainer: Any) -> Dict[str, Any]:
             'data': fingerprint(trainer),
             'cuda_rng': (torch.cuda.get_rng_state(trainer.device)
                          if trainer.device.type == 'cuda' else None)}
+
+
+def _neighborhood_generator_state(trainer: Any) -> Optional[torch.Tensor]:
+    gen = getattr(trainer.train_adj, 'generator', None)
+    return None if gen is None else gen.get_state()
 
 
 def fingerprint(trainer: Any) -> Dict[str, str]:
@@ -234,6 +241,9 @@ def restore_training_state(trainer: Any, state: Dict[str, Any]) -> None:
     trainer.objective.regularizers.load_state_dict(state['regularizers'])
     trainer.optimizer.load_state_dict(state['optimizer'])
     trainer.generator.set_state(state['generator'])
+    gen = getattr(trainer.train_adj, 'generator', None)
+    if gen is not None and state.get('neighborhood_generator') is not None:
+        gen.set_state(state['neighborhood_generator'])
     torch.set_rng_state(state['torch_rng'])
     if state.get('cuda_rng') is not None and trainer.device.type == 'cuda':
         torch.cuda.set_rng_state(state['cuda_rng'], trainer.device)
