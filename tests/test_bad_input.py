@@ -215,6 +215,12 @@ def test_dataset_folder_mistakes(tmp_path, case):
       else "'trainer.tables=sharded' needs torchrec"]),
     (['trainer.table_optimizer=lamb'], ["'trainer.table_optimizer' must be "
                                         'one of']),
+    (['trainer.table_optimizer=adam'],
+     ["'trainer.table_optimizer=adam' with replicated tables needs "
+      "'trainer.propagation=sampled'"]),
+    (['trainer.propagation=sampled', 'trainer.table_optimizer=rowwise_adagrad'],
+     ["'trainer.table_optimizer=rowwise_adagrad' needs "
+      "'trainer.tables=sharded'"]),
 ])
 def test_config_mistakes(tmp_path, args, needles):
     # FAST first: a case's own value of a FAST key must win

@@ -308,7 +308,8 @@ class MultiBehaviorEncoder(Module):
         # one gather for every behavior: one gradient per table
         nodes = torch.cat([h.nodes for h in hoods])
         x = gather_nodes(self.user_embedding.weight,
-                         self.item_embedding.weight, nodes) \
+                         self.item_embedding.weight, nodes,
+                         sparse=self.user_embedding.sparse) \
             if base_rows is None else base_rows(nodes)
         xs = x.split([h.nodes.numel() for h in hoods])
         outs = [self._layers(h.adj, xb)[:seeds.numel()]

@@ -47,9 +47,12 @@ def node_rows(nodes: Tensor, num_users: int,
     return out
 
 
-def gather_nodes(users: Tensor, items: Tensor, nodes: Tensor) -> Tensor:
+def gather_nodes(users: Tensor, items: Tensor, nodes: Tensor,
+                 sparse: bool = False) -> Tensor:
     r"""Rows :obj:`nodes` (users :obj:`0..U-1`, then items) of the two
-    tables, without concatenating them."""
+    tables, without concatenating them; with :obj:`sparse`, the tables'
+    gradients are sparse (only the looked-up rows)."""
     embedding = torch.nn.functional.embedding
     return node_rows(nodes, users.size(0), lambda u, i: (
-        embedding(u, users), embedding(i, items)))
+        embedding(u, users, sparse=sparse),
+        embedding(i, items, sparse=sparse)))

@@ -64,10 +64,15 @@ class TrainerConfig:
             tables) or ``'sharded'`` (under ``torchrun``, with
             :obj:`propagation='sampled'`: the tables are split row-wise
             across ranks by torchrec, see :mod:`rmbrec_pyg.train.sharded`).
-        table_optimizer: The sharded tables' fused optimizer: ``'auto'``
-            (``'adam'`` on CUDA; ``'adagrad'`` on CPU, where fbgemm has no
-            fused Adam), ``'adam'``, ``'adagrad'``, ``'rowwise_adagrad'``
-            or ``'sgd'``.
+        table_optimizer: The optimizer of the user and item tables. Sharded
+            tables: torchrec's fused optimizer, ``'auto'`` (``'adam'`` on
+            CUDA; ``'adagrad'`` on CPU, where fbgemm has no fused Adam),
+            ``'adam'``, ``'adagrad'``, ``'rowwise_adagrad'`` or ``'sgd'``.
+            Replicated tables: ``'auto'`` keeps them in the run's Adam
+            (dense gradients); with :obj:`propagation='sampled'`,
+            ``'adam'``, ``'adagrad'`` or ``'sgd'`` give them their own
+            optimizer over sparse gradients, which updates only the
+            looked-up rows (see :mod:`rmbrec_pyg.train.sparse_tables`).
         table_lr: Its learning rate (default: ``optim.lr``).
     """
     max_epochs: int = 200
@@ -108,6 +113,17 @@ class TrainerConfig:
             raise ConfigError(f"'{name}.table_optimizer' must be one of "
                               f'{TABLE_OPTIMIZERS} (got '
                               f'{self.table_optimizer!r})')
+        if self.tables == 'replicated' and self.table_optimizer != 'auto':
+            if self.propagation != 'sampled':
+                raise ConfigError(
+                    f"'{name}.table_optimizer={self.table_optimizer}' with "
+                    f"replicated tables needs '{name}.propagation=sampled' "
+                    '(full propagation has a gradient for every row)')
+            if self.table_optimizer == 'rowwise_adagrad':
+                raise ConfigError(
+                    f"'{name}.table_optimizer=rowwise_adagrad' needs "
+                    f"'{name}.tables=sharded' (replicated tables: 'adam', "
+                    "'adagrad' or 'sgd')")
         if self.table_lr is not None and not self.table_lr > 0:
             raise ConfigError(f"'{name}.table_lr' must be positive (got "
                               f'{self.table_lr})')

@@ -19,7 +19,7 @@ from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
 from rmbrec_pyg.nn.baselines.base import MultiBehaviorBaseline
 from rmbrec_pyg.objective import ModelObjective, Objective
 from rmbrec_pyg.regularizers.base import Regularizer
-from rmbrec_pyg.train import distributed, sharded
+from rmbrec_pyg.train import distributed, sharded, sparse_tables
 from rmbrec_pyg.train.allocator import retain_freed_memory
 from rmbrec_pyg.train.calibration import (evaluate_epoch, keep_training,
                                           make_calibration)
@@ -135,6 +135,9 @@ class Trainer:
                           self.world_size if distributed.in_group() else 0)
         if cfg.tables == 'sharded':  # torchrec tables, fused optimizer
             self.model, self.optimizer = sharded.wrap(self)
+        elif cfg.table_optimizer != 'auto':  # row-wise, sparse gradients
+            self.optimizer = sparse_tables.build(self, build_optimizer)
+            self.model = self.encoder
         else:
             self.optimizer = build_optimizer(self.encoder, self.objective,
                                              optim, capturable=graph)
