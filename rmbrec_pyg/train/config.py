@@ -18,6 +18,10 @@ class TrainerConfig:
         patience: Stop when the monitored validation metric has not improved
             for more than this many epochs (the authors' rule).
         batch_size: Users per mini-batch (every user, once per epoch).
+        steps_per_epoch: With a positive value, the epoch has this many
+            steps and :obj:`batch_size` becomes ``ceil(users / steps)``: a
+            fixed number of whole-graph propagations per epoch, whatever
+            the number of users (``0``: off).
         monitor: Validation metric for early stopping and model selection,
             one of the evaluation's (``eval.metrics`` at ``eval.ks``),
             under the evaluation's protocol.
@@ -78,6 +82,7 @@ class TrainerConfig:
     max_epochs: int = 200
     patience: int = 20
     batch_size: int = 1024
+    steps_per_epoch: int = 0
     monitor: str = 'HR@10'
     eval_every: int = 1
     device: str = 'auto'
@@ -144,6 +149,10 @@ class TrainerConfig:
             raise ConfigError(f"'{name}.max_epochs' must be >= 1: a run "
                               'with no epoch selects no model (got '
                               f'{self.max_epochs})')
+        if self.steps_per_epoch < 0:
+            raise ConfigError(f"'{name}.steps_per_epoch' must be >= 0 (0: "
+                              f"'{name}.batch_size' decides; got "
+                              f'{self.steps_per_epoch})')
         if self.batch_size <= 0:
             raise ConfigError(f"'{name}.batch_size' must be positive "
                               f'(got {self.batch_size})')

@@ -84,7 +84,7 @@ class StepRunner:
 
     def __call__(self, users: Tensor) -> Dict[str, Tensor]:
         if not self.graph_mode or \
-                users.numel() != self.trainer.config.batch_size:
+                users.numel() != self.trainer.batch_size:
             return self.eager(users)
         if self.graph is None:
             if self.warmup > 0:

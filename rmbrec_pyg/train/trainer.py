@@ -115,6 +115,10 @@ class Trainer:
         edges: Dict[Any, Tensor] = {b: by_behavior[b]
                                     for b in self.behaviors}
         self.num_users, ni = encoder.num_users, encoder.num_items
+        #: Users per step: trainer.batch_size, or the share of one of
+        #: trainer.steps_per_epoch steps.
+        self.batch_size = cfg.batch_size if cfg.steps_per_epoch == 0 else \
+            -(-self.num_users // cfg.steps_per_epoch)
         self.adj: Dict[Any, Any] = encoder.build_adjacency(
             edges, self.num_users, ni, backend=encoder.sparse_backend,
             device=self.device)
@@ -161,7 +165,7 @@ class Trainer:
         self.pretrained: Optional[Dict[str, Any]] = None
 
     def batches(self) -> List[Tensor]:
-        return epoch_batches(self.num_users, self.config.batch_size,
+        return epoch_batches(self.num_users, self.batch_size,
                              self.device, self.on_device, self.generator)
 
     def progress(self, desc: str) -> Iterable[Tensor]:

@@ -141,3 +141,15 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(small, tmp_path):
                        match=r"loss term 'boom' became nan in epoch 2"):
         tr.fit()
     assert load(str(tmp_path / 'last.pt'))['epoch'] == 1
+
+
+def test_steps_per_epoch_fixes_the_number_of_steps(small):
+    from rmbrec_pyg.data.errors import ConfigError
+    tr = _trainer(small, steps_per_epoch=3)
+    batches = tr.batches()
+    assert len(batches) == 3 and tr.batch_size == 134  # ceil(400 / 3)
+    assert torch.equal(torch.cat(batches).sort().values, torch.arange(400))
+    assert len(_trainer(small).batches()) == 4  # batch_size=128 decides
+    with pytest.raises(ConfigError, match="'trainer.steps_per_epoch' must "
+                       "be >= 0"):
+        TrainerConfig(steps_per_epoch=-1).validate()
