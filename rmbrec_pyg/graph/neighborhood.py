@@ -104,8 +104,9 @@ class NeighborhoodSampler:
     def __len__(self) -> int:
         return len(self.full)
 
-    def _draw(self, b: str, frontier: Tensor) -> Tensor:
-        # Positions (into col / values) of the kept edges of the frontier.
+    def _draw(self, b: str, frontier: Tensor) -> Tuple[Tensor, Tensor]:
+        # Positions (into col / values) of the kept edges of the frontier,
+        # and the node each comes from (no search of the CSR rows).
         crow = self.parts[b][0]
         start, deg = crow[frontier], crow[frontier + 1] - crow[frontier]
         fanout = self.fanout[b]
@@ -118,15 +119,20 @@ class NeighborhoodSampler:
         offset = torch.arange(row.numel(), device=deg.device) - \
             torch.repeat_interleave(s_deg.cumsum(0) - s_deg, s_deg)
         picked = [s_start[row] + offset]
+        rows = [frontier[small][row]]
         if not bool(small.all()):  # ... and fanout draws of the others
             b_start, b_deg = start[~small], deg[~small]
             r = torch.rand(b_deg.numel(), fanout, device=deg.device,
                            generator=self.generator)
             draw = (r * b_deg.unsqueeze(1)).long().clamp_max_(
                 (b_deg - 1).unsqueeze(1))
-            picked.append(torch.unique(
-                (b_start.unsqueeze(1) + draw).flatten()))
-        return torch.cat(picked)
+            pos, inverse = torch.unique(
+                (b_start.unsqueeze(1) + draw).flatten(), return_inverse=True)
+            # repeats of a position come from one node: any of them will do
+            src = frontier[~small].repeat_interleave(fanout)
+            picked.append(pos)
+            rows.append(src.new_empty(pos.numel()).scatter_(0, inverse, src))
+        return torch.cat(picked), torch.cat(rows)
 
     def neighborhood(self, b: str, seeds: Tensor) -> Neighborhood:
         r"""The :class:`Neighborhood` of the unique global node ids
@@ -141,12 +147,13 @@ class NeighborhoodSampler:
         nodes = [seeds]
         local[seeds] = torch.arange(seeds.numel(), device=seeds.device)
         count = seeds.numel()
-        frontier, edges = seeds, []
+        frontier, edges, sources = seeds, [], []
         for _ in range(self.num_layers):
-            pos = self._draw(b, frontier)
+            pos, src = self._draw(b, frontier)
             if pos.numel() == 0:
                 break
             edges.append(pos)
+            sources.append(src)
             nbr = torch.unique(col[pos])
             new = nbr[local[nbr] < 0]
             local[new] = torch.arange(count, count + new.numel(),
@@ -158,7 +165,7 @@ class NeighborhoodSampler:
         size = all_nodes.numel()
         if edges:
             pos = torch.cat(edges)
-            r, c = local[_row_of(crow, pos)], local[col[pos]]
+            r, c = local[torch.cat(sources)], local[col[pos]]
             # the symmetric closure; an edge kept from both of its ends
             # appears twice and keeps its (equal) value once
             keys, inverse = torch.unique(
@@ -177,7 +184,3 @@ class NeighborhoodSampler:
                 check_invariants=False).to_sparse_csr()
         return Neighborhood(all_nodes, adj)
 
-
-def _row_of(crow: Tensor, pos: Tensor) -> Tensor:
-    r"""The row of each CSR entry position :obj:`pos`."""
-    return torch.searchsorted(crow, pos, right=True) - 1

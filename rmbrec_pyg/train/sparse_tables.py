@@ -73,10 +73,11 @@ class RowAdam(torch.optim.Optimizer):
                 if p.grad is None:
                     continue
                 state = self.state[p]
-                if not state:
+                if not state:  # both moments of a row side by side: one
+                    # gather and one scatter per step for the two
                     state['step'] = 0
-                    state['exp_avg'] = torch.zeros_like(p)
-                    state['exp_avg_sq'] = torch.zeros_like(p)
+                    state['moments'] = p.new_zeros((p.size(0), 2) +
+                                                   tuple(p.shape[1:]))
                 state['step'] += 1
                 rows, grad = _rows(p.grad)
                 # index_select / index_copy_: the rows are unique, and on
@@ -84,15 +85,14 @@ class RowAdam(torch.optim.Optimizer):
                 rows_p = p.index_select(0, rows)
                 if group['weight_decay'] != 0:
                     grad = grad.add(rows_p, alpha=group['weight_decay'])
-                m = state['exp_avg'].index_select(0, rows).lerp_(
-                    grad, 1 - beta1)
-                v = state['exp_avg_sq'].index_select(0, rows).mul_(
-                    beta2).addcmul_(grad, grad, value=1 - beta2)
-                state['exp_avg'].index_copy_(0, rows, m)
-                state['exp_avg_sq'].index_copy_(0, rows, v)
+                moments = state['moments'].index_select(0, rows)
+                m, v = moments.unbind(1)
+                m.lerp_(grad, 1 - beta1)
+                v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+                state['moments'].index_copy_(0, rows, moments)
                 t = state['step']
                 step_size = group['lr'] / (1 - beta1 ** t)
-                denom = (v.sqrt_() / math.sqrt(1 - beta2 ** t)).add_(
+                denom = (v.sqrt() / math.sqrt(1 - beta2 ** t)).add_(
                     group['eps'])
                 p.index_copy_(0, rows, rows_p.addcdiv_(m, denom,
                                                        value=-step_size))

@@ -52,7 +52,7 @@ def test_row_adam_moves_only_the_looked_up_rows():
     moved = (table.detach() != before).any(1)
     assert moved.tolist() == [i in (1, 3) for i in range(10)]
     state = opt.state[table]
-    assert (state['exp_avg'][moved.logical_not()] == 0).all()
+    assert (state['moments'][moved.logical_not()] == 0).all()
     # the moved rows took Adam's step on their summed gradient
     sub = torch.nn.Parameter(before[[1, 3]].clone())
     ref = torch.optim.Adam([sub], lr=0.1, weight_decay=0.5)
