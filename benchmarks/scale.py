@@ -44,6 +44,18 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
 MODES = ('full', 'full_steps', 'sampled', 'sampled_rowadam', 'sharded')
+MODE_NOTES = {
+    'full': 'full propagation (the default): every step propagates every '
+            'whole graph',
+    'full_steps': 'full propagation with trainer.steps_per_epoch=48 (the '
+                  "x1 epoch's steps): the batch grows with the users "
+                  '(16,250 at x16)',
+    'sampled': 'sampled propagation, the tables in the run\'s dense Adam',
+    'sampled_rowadam': 'sampled propagation, trainer.table_optimizer=adam: '
+                       'the tables\' own row-wise Adam over sparse '
+                       'gradients (only the looked-up rows)',
+    'sharded': 'sampled propagation, trainer.tables=sharded on one rank '
+               '(torchrec, fused Adagrad over the looked-up rows)'}
 
 
 def _overrides(mode: str, fanout: int) -> List[str]:
@@ -187,6 +199,8 @@ def write_outputs(res: Dict[str, Any], path: str) -> None:
             lines.append(f"| {mode} | {key} | {c.get('edges', '?'):,} | "
                          f"{epoch} | {step} | "
                          f"{c.get('peak_rss_mb', 0):.0f} |")
+    lines += [''] + [f'- `{m}`: {MODE_NOTES[m]}.' for m in res['cells']
+                     if m in MODE_NOTES]
     if res.get('note'):
         lines += ['', res['note']]
     for mode, ratio in res.get('x16_over_x1', {}).items():
