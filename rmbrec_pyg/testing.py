@@ -4,7 +4,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
-from typing import Dict, Iterable, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
 
 from torch_geometric.data import HeteroData
 
@@ -26,6 +26,33 @@ def fake_multi_behavior(num_users: int = 60, num_items: int = 40,
     kwargs.setdefault('target_per_user', 5.0)
     return generate_multi_behavior(num_users=num_users, num_items=num_items,
                                    seed=seed, **kwargs)  # type: ignore
+
+
+def rmbrec_batch(data: HeteroData, num_layers: int = 3,
+                 combination: str = 'normalized_sum', batch: int = 64
+                 ) -> Tuple[Any, Dict[str, Any], Any, Tuple[Any, ...]]:
+    r"""A 16-d RMBRec encoder (seeded) on :obj:`data`, its adjacency, an
+    objective with RRM and ORM, and one batch of triples:
+    :obj:`(encoder, adj, objective, (users, pos, neg, mask))`."""
+    import torch
+
+    from rmbrec_pyg.graph.sampling import BehaviorSampler
+    from rmbrec_pyg.nn import MultiBehaviorEncoder
+    from rmbrec_pyg.objective import Objective
+    from rmbrec_pyg.regularizers import ORM, RRM
+    behaviors = list(data.behaviors)
+    nu, ni = data['user'].num_nodes, data['item'].num_nodes
+    edges = {b: data['user', b, 'item'].edge_index for b in behaviors}
+    torch.manual_seed(0)
+    enc = MultiBehaviorEncoder(nu, ni, behaviors, 16, num_layers,
+                               combination)
+    adj = enc.build_adjacency(edges, nu, ni)
+    obj = Objective(behaviors, str(data.target),
+                    {'rrm': RRM(0.5), 'orm': ORM(0.5)})
+    triples = BehaviorSampler(edges, nu, ni, 'all',
+                              torch.Generator().manual_seed(0))
+    users = torch.randperm(nu)[:batch]
+    return enc, adj, obj, (users, *triples.sample(users))
 
 
 def write_pairs(path: str, pairs: Iterable[Tuple[int, int]]) -> None:

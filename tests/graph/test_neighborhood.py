@@ -6,10 +6,9 @@ import torch
 
 from rmbrec_pyg.data import SyntheticMultiBehaviorDataset
 from rmbrec_pyg.graph.neighborhood import NeighborhoodSampler
-from rmbrec_pyg.graph.sampling import BehaviorSampler
 from rmbrec_pyg.nn import MultiBehaviorEncoder
-from rmbrec_pyg.objective import Objective
 from rmbrec_pyg.regularizers import ORM, RRM
+from rmbrec_pyg.testing import rmbrec_batch
 from rmbrec_pyg.train import Trainer, TrainerConfig, seed_everything
 
 U, I = 300, 200  # noqa: E741 (users, items)
@@ -34,16 +33,7 @@ def _loss_and_grads(enc, obj, graphs, batch):
 @pytest.mark.parametrize('combination', ['normalized_sum', 'mean'])
 def test_every_neighbour_gives_the_full_loss_and_gradients(data,
                                                             combination):
-    behaviors = list(data.behaviors)
-    torch.manual_seed(0)
-    enc = MultiBehaviorEncoder(U, I, behaviors, 16, 3, combination)
-    adj = enc.build_adjacency(_edges(data), U, I)
-    obj = Objective(behaviors, str(data.target),
-                    {'rrm': RRM(0.5), 'orm': ORM(0.5)})
-    triples = BehaviorSampler(_edges(data), U, I, 'all',
-                              torch.Generator().manual_seed(0))
-    users = torch.randperm(U)[:64]
-    batch = (users, *triples.sample(users))
+    enc, adj, obj, batch = rmbrec_batch(data, 3, combination)
     full, full_grads = _loss_and_grads(enc, obj, adj, batch)
     sampled, grads = _loss_and_grads(
         enc, obj, NeighborhoodSampler(adj, 3, fanout=-1), batch)

@@ -8,12 +8,11 @@ import torch
 from rmbrec_pyg.data import SyntheticMultiBehaviorDataset
 from rmbrec_pyg.data.errors import ConfigError
 from rmbrec_pyg.graph.neighborhood import NeighborhoodSampler
-from rmbrec_pyg.graph.sampling import BehaviorSampler
 from rmbrec_pyg.nn import MultiBehaviorEncoder
-from rmbrec_pyg.objective import Objective
 from rmbrec_pyg.regularizers import ORM, RRM
 from rmbrec_pyg.train import LossConfig, Trainer, TrainerConfig, \
     seed_everything
+from rmbrec_pyg.testing import rmbrec_batch
 from rmbrec_pyg.train.sparse_tables import Optimizers, RowAdam
 
 U, I = 300, 200  # noqa: E741 (users, items)
@@ -67,16 +66,7 @@ def _edges(data):
 
 
 def test_sparse_table_gradients_equal_the_dense_ones(data):
-    behaviors = list(data.behaviors)
-    torch.manual_seed(0)
-    enc = MultiBehaviorEncoder(U, I, behaviors, 16, 3)
-    adj = enc.build_adjacency(_edges(data), U, I)
-    obj = Objective(behaviors, str(data.target),
-                    {'rrm': RRM(0.5), 'orm': ORM(0.5)})
-    triples = BehaviorSampler(_edges(data), U, I, 'all',
-                              torch.Generator().manual_seed(0))
-    users = torch.randperm(U)[:64]
-    batch = (users, *triples.sample(users))
+    enc, adj, obj, batch = rmbrec_batch(data, 3)
     grads = []
     for sparse in (False, True):
         enc.user_embedding.sparse = enc.item_embedding.sparse = sparse
