@@ -21,8 +21,8 @@ run; the JSON says so. A cell whose warm-up step takes longer than
 
 ``--accuracy`` reads the runs of ``benchmarks/accuracy.py`` (3 seeds each,
 early stopping on validation): full propagation is the ``rmbrec`` variant,
-sampled propagation the ``rmbrec_sampled*`` variant (one per fanout) with
-the best mean validation HR@10. ``--sharded-check`` trains the small
+sampled propagation the ``rmbrec_sampled*`` variant (one per fanout and
+table optimizer) with the best mean validation HR@10. ``--sharded-check`` trains the small
 sharded-table run of the tests under ``torchrun`` with 1 and 2 ranks
 (needs ``make install-dist``).
 
@@ -133,7 +133,8 @@ def run_cell(mode: str, scale: float, fanout: int, steps: int,
 
 def accuracy(path: str) -> Dict[str, Any]:
     r"""Full and sampled propagation's test HR@10 from an accuracy JSON;
-    the sampled fanout is the one with the best mean validation HR@10."""
+    the sampled variant (fanout, table optimizer) is the one with the best
+    mean validation HR@10."""
     with open(path) as f:
         acc = json.load(f)
 
@@ -152,7 +153,7 @@ def accuracy(path: str) -> Dict[str, Any]:
     return {'full': full, 'sampled': chosen,
             'sampled_over_full': chosen['HR@10'] / full['HR@10'],
             'candidates': candidates, 'source': path,
-            'choice': 'sampled fanout: best mean validation HR@10'}
+            'choice': 'sampled variant: best mean validation HR@10'}
 
 
 def sharded_check() -> Dict[str, Any]:
@@ -225,6 +226,8 @@ def write_outputs(res: Dict[str, Any], path: str) -> None:
                          f"{a['seeds']} | {a['best_epochs']} | "
                          f"{a['train_seconds']:.0f} |")
         lines += ['', '`rmbrec_sampled` has fanout 3, `rmbrec_sampledN` fanout N; '
+                  '`_rowadam`: the tables stepped by their row-wise Adam '
+                  '(`trainer.table_optimizer=adam`); '
                   'the seconds per run come from different days and '
                   'machine loads (compare speed in the table above).']
         lines += ['', f"Sampled / full test HR@10: "
