@@ -43,7 +43,8 @@ from typing import Any, Dict, List
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
-MODES = ('full', 'full_steps', 'sampled', 'sampled_rowadam', 'sharded')
+MODES = ('full', 'full_steps', 'sampled', 'sampled_rowadam',
+         'sampled_rowadam_pyg', 'sharded')
 MODE_NOTES = {
     'full': 'full propagation (the default): every step propagates every '
             'whole graph',
@@ -54,6 +55,10 @@ MODE_NOTES = {
     'sampled_rowadam': 'sampled propagation, trainer.table_optimizer=adam: '
                        'the tables\' own row-wise Adam over sparse '
                        'gradients (only the looked-up rows)',
+    'sampled_rowadam_pyg': 'sampled_rowadam with the neighbourhoods drawn '
+                           "by PyG's NeighborSampler "
+                           '(trainer.neighbor_sampler=pyg; needs pyg-lib or '
+                           'torch_sparse)',
     'sharded': 'sampled propagation, trainer.tables=sharded on one rank '
                '(torchrec, fused Adagrad over the looked-up rows)'}
 
@@ -76,8 +81,11 @@ def _overrides(mode: str, fanout: int) -> List[str]:
         out.append(f'trainer.fanout={fanout}')
     if mode == 'sharded':
         out.append('trainer.tables=sharded')
-    if mode == 'sampled_rowadam':
+    if mode.startswith('sampled_rowadam'):
         out.append('trainer.table_optimizer=adam')
+    if not full:  # the pure-torch sampler unless the mode names PyG's
+        out.append('trainer.neighbor_sampler=' +
+                   ('pyg' if mode.endswith('_pyg') else 'torch'))
     return out
 
 
@@ -93,6 +101,7 @@ def run_cell(mode: str, scale: float, fanout: int, steps: int,
     r"""Times the steps of one cell in this process."""
     import torch
     from rmbrec_pyg.cli.builders import build_trainer, compose_config
+    from rmbrec_pyg.graph.neighborhood import pyg_sampler_backend
     warnings.filterwarnings('ignore')
     if mode == 'sharded':
         _one_rank_group()
@@ -109,7 +118,8 @@ def run_cell(mode: str, scale: float, fanout: int, steps: int,
         'items': int(data['item'].num_nodes),
         'edges': sum(int(data['user', b, 'item'].edge_index.size(1))
                      for b in data.behaviors),
-        'batches_per_epoch': len(batches), 'threads': torch.get_num_threads()}
+        'batches_per_epoch': len(batches), 'threads': torch.get_num_threads(),
+        'pyg_sampler_backend': pyg_sampler_backend()}
     t = time.perf_counter()
     trainer.runner(batches[0])  # warm-up
     warm = time.perf_counter() - t

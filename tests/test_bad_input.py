@@ -204,6 +204,8 @@ def test_dataset_folder_mistakes(tmp_path, case):
      ["'trainer.pretrain_eval_every' positive"]),
     (['trainer.propagation=partial'], ["'trainer.propagation' must be "
                                        "'full' or 'sampled'"]),
+    (['trainer.neighbor_sampler=dgl'], ["'trainer.neighbor_sampler' must be "
+                                        "one of ('auto', 'torch', 'pyg')"]),
     (['trainer.fanouts={view:3}'], ["'trainer.fanouts' takes new keys with "
                                     "'+'", '+trainer.fanouts.NAME=VALUE']),
     (['model=crgcn', 'trainer.propagation=sampled'],

@@ -7,6 +7,9 @@ from rmbrec_pyg.data.errors import ConfigError
 
 # The fused optimizers of sharded tables (trainer.table_optimizer).
 TABLE_OPTIMIZERS = ('auto', 'adam', 'adagrad', 'rowwise_adagrad', 'sgd')
+# Who draws the neighbourhoods of sampled propagation
+# (trainer.neighbor_sampler; rmbrec_pyg.graph.neighborhood).
+NEIGHBOR_SAMPLERS = ('auto', 'torch', 'pyg')
 
 
 @dataclass
@@ -64,6 +67,15 @@ class TrainerConfig:
             ``'full'``).
         fanouts: Per-behavior fanouts that replace :obj:`fanout`, e.g.
             ``{view: 10}``.
+        neighbor_sampler: With ``'sampled'``, who draws the
+            neighbourhoods: ``'torch'`` (the pure-torch sampler, on the
+            graph's device, with its own random stream), ``'pyg'`` (PyG's
+            :class:`~torch_geometric.sampler.NeighborSampler`, which needs
+            ``pyg-lib`` or ``torch_sparse``; on the CPU, from torch's
+            global stream, distinct neighbours) or ``'auto'`` (PyG's where
+            ``pyg-lib`` is importable and training runs on the CPU, the
+            pure-torch one otherwise). Other draws, the same
+            sub-adjacency; both exact with every neighbour.
         tables: ``'replicated'`` (every rank holds the whole user and item
             tables) or ``'sharded'`` (under ``torchrun``, with
             :obj:`propagation='sampled'`: the tables are split row-wise
@@ -101,6 +113,7 @@ class TrainerConfig:
     propagation: str = 'full'
     fanout: int = -1
     fanouts: Dict[str, int] = field(default_factory=dict)
+    neighbor_sampler: str = 'auto'
     tables: str = 'replicated'
     table_optimizer: str = 'auto'
     table_lr: Optional[float] = None
@@ -132,6 +145,10 @@ class TrainerConfig:
         if self.table_lr is not None and not self.table_lr > 0:
             raise ConfigError(f"'{name}.table_lr' must be positive (got "
                               f'{self.table_lr})')
+        if self.neighbor_sampler not in NEIGHBOR_SAMPLERS:
+            raise ConfigError(f"'{name}.neighbor_sampler' must be one of "
+                              f'{NEIGHBOR_SAMPLERS} (got '
+                              f'{self.neighbor_sampler!r})')
         if self.propagation not in ('full', 'sampled'):
             raise ConfigError(f"'{name}.propagation' must be 'full' or "
                               f"'sampled' (got {self.propagation!r})")

@@ -14,7 +14,8 @@ from rmbrec_pyg.data.errors import ConfigError
 from rmbrec_pyg.data.hetero import edge_index_dict_of
 from rmbrec_pyg.evaluation import SPLITS, EvalConfig, Evaluator
 from rmbrec_pyg.evaluation.refind import Refind
-from rmbrec_pyg.graph.neighborhood import NeighborhoodSampler
+from rmbrec_pyg.graph.neighborhood import (NeighborhoodSampler,
+                                           resolve_neighbor_sampler)
 from rmbrec_pyg.nn.encoder import MultiBehaviorEncoder
 from rmbrec_pyg.nn.baselines.base import MultiBehaviorBaseline
 from rmbrec_pyg.objective import ModelObjective, Objective
@@ -202,7 +203,9 @@ class Trainer:
                               f'{unknown} (behaviors: {self.behaviors})')
         fanout = {b: cfg.fanouts.get(b, cfg.fanout) for b in self.behaviors}
         gen = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
-        return NeighborhoodSampler(self.adj, encoder.num_layers, fanout, gen)
+        backend = resolve_neighbor_sampler(cfg.neighbor_sampler, self.device)
+        return NeighborhoodSampler(self.adj, encoder.num_layers, fanout, gen,
+                                   backend)
 
     def train_epoch(self, epoch: int) -> Dict[str, float]:
         r"""One pass over all users; returns the mean of every loss term

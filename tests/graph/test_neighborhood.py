@@ -1,17 +1,25 @@
 r"""Sampled propagation (trainer.propagation=sampled): exact with every
 neighbour, a bounded neighbourhood with a fanout, and the global
-normalisation kept."""
+normalisation kept, with the pure-torch sampler and with PyG's (where
+pyg-lib or torch_sparse is importable)."""
 import pytest
 import torch
 
 from rmbrec_pyg.data import SyntheticMultiBehaviorDataset
-from rmbrec_pyg.graph.neighborhood import NeighborhoodSampler
+from rmbrec_pyg.data.errors import ConfigError
+from rmbrec_pyg.graph import neighborhood
+from rmbrec_pyg.graph.neighborhood import (NeighborhoodSampler,
+                                           pyg_sampler_backend,
+                                           resolve_neighbor_sampler)
 from rmbrec_pyg.nn import MultiBehaviorEncoder
 from rmbrec_pyg.regularizers import ORM, RRM
 from rmbrec_pyg.testing import rmbrec_batch
 from rmbrec_pyg.train import Trainer, TrainerConfig, seed_everything
 
 U, I = 300, 200  # noqa: E741 (users, items)
+BACKENDS = ['torch', pytest.param('pyg', marks=pytest.mark.skipif(
+    pyg_sampler_backend() is None, reason="PyG's neighbour sampler needs "
+    'pyg-lib or torch_sparse, and neither is installed'))]
 
 
 @pytest.fixture(scope='module')
@@ -30,13 +38,15 @@ def _loss_and_grads(enc, obj, graphs, batch):
     return total.detach(), [p.grad.clone() for p in enc.parameters()]
 
 
+@pytest.mark.parametrize('backend', BACKENDS)
 @pytest.mark.parametrize('combination', ['normalized_sum', 'mean'])
-def test_every_neighbour_gives_the_full_loss_and_gradients(data,
-                                                            combination):
+def test_every_neighbour_gives_the_full_loss_and_gradients(data, combination,
+                                                            backend):
     enc, adj, obj, batch = rmbrec_batch(data, 3, combination)
     full, full_grads = _loss_and_grads(enc, obj, adj, batch)
     sampled, grads = _loss_and_grads(
-        enc, obj, NeighborhoodSampler(adj, 3, fanout=-1), batch)
+        enc, obj, NeighborhoodSampler(adj, 3, fanout=-1, backend=backend),
+        batch)
     assert torch.allclose(full, sampled, atol=1e-6)
     for a, b in zip(full_grads, grads):
         assert torch.allclose(a, b, atol=1e-6)
@@ -44,14 +54,19 @@ def test_every_neighbour_gives_the_full_loss_and_gradients(data,
     sampled, _ = _loss_and_grads(
         enc, obj, NeighborhoodSampler(adj, 3, fanout=2,
                                       generator=torch.Generator()
-                                      .manual_seed(0)), batch)
+                                      .manual_seed(0), backend=backend),
+        batch)
     assert not torch.allclose(full, sampled, atol=1e-4)
 
 
-def test_a_fanout_bounds_the_neighbourhood_and_keeps_global_values(data):
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_a_fanout_bounds_the_neighbourhood_and_keeps_global_values(data,
+                                                                    backend):
     adj = MultiBehaviorEncoder.build_adjacency(_edges(data), U, I)
+    torch.manual_seed(0)  # PyG's sampler draws from the global stream
     sampler = NeighborhoodSampler(adj, 1, fanout={'view': 3},
-                                  generator=torch.Generator().manual_seed(0))
+                                  generator=torch.Generator().manual_seed(0),
+                                  backend=backend)
     seeds = torch.tensor([0, 5, 9, U + 3])
     for b in data.behaviors:
         hood = sampler.neighborhood(b, seeds)
@@ -63,7 +78,9 @@ def test_a_fanout_bounds_the_neighbourhood_and_keeps_global_values(data):
         assert torch.equal(sub[kept], full[kept])  # global normalisation
         per_seed = kept[:4].sum(1)
         degree = (adj[b].to_dense()[seeds] != 0).sum(1)
-        if b == 'view':
+        if b == 'view' and backend == 'pyg':  # distinct neighbours
+            assert torch.equal(per_seed, degree.clamp_max(3))
+        elif b == 'view':  # drawn with replacement, repeats dropped
             assert (per_seed <= 3).all() and (per_seed <= degree).all()
         else:  # every neighbour of one hop
             assert torch.equal(per_seed, degree)
@@ -84,10 +101,13 @@ def _fit_one_epoch(data, **kw):
     return tr
 
 
-def test_trainer_sampled_with_every_neighbour_trains_as_full(data):
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_trainer_sampled_with_every_neighbour_trains_as_full(data, backend):
     full = _fit_one_epoch(data)
-    sampled = _fit_one_epoch(data, propagation='sampled', fanout=-1)
+    sampled = _fit_one_epoch(data, propagation='sampled', fanout=-1,
+                             neighbor_sampler=backend)
     assert isinstance(sampled.train_adj, NeighborhoodSampler)
+    assert sampled.train_adj.backend == backend
     for a, b in zip(full.encoder.parameters(),
                     sampled.encoder.parameters()):
         assert torch.allclose(a, b, atol=1e-5)
@@ -98,8 +118,26 @@ def test_trainer_sampled_with_every_neighbour_trains_as_full(data):
     assert small.evaluate(('val', ))['val']['HR@10'] >= 0
 
 
+def test_which_sampler_auto_takes_and_what_pyg_needs(monkeypatch):
+    cpu, cuda = torch.device('cpu'), torch.device('cuda')
+    for found, auto_cpu in [(None, 'torch'), ('torch-sparse', 'torch'),
+                            ('pyg-lib', 'pyg')]:
+        monkeypatch.setattr(neighborhood, 'pyg_sampler_backend',
+                            lambda: found)
+        assert resolve_neighbor_sampler('auto', cpu) == auto_cpu
+        assert resolve_neighbor_sampler('auto', cuda) == 'torch'
+        assert resolve_neighbor_sampler('torch', cpu) == 'torch'
+        if found is None:
+            with pytest.raises(ConfigError, match="'trainer.neighbor_sampler"
+                               "=pyg' needs pyg-lib or torch_sparse"):
+                resolve_neighbor_sampler('pyg', cpu)
+        else:
+            assert resolve_neighbor_sampler('pyg', cpu) == 'pyg'
+    with pytest.raises(ConfigError, match="must be one of"):
+        TrainerConfig(neighbor_sampler='dgl').validate()
+
+
 def test_sampled_settings_that_cannot_work_are_named(data):
-    from rmbrec_pyg.data.errors import ConfigError
     with pytest.raises(ConfigError, match="'trainer.fanout' must be -1"):
         TrainerConfig(propagation='sampled', fanout=0).validate()
     with pytest.raises(ConfigError, match="'trainer.fanouts.view' must be"):

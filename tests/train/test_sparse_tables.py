@@ -7,7 +7,8 @@ import torch
 
 from rmbrec_pyg.data import SyntheticMultiBehaviorDataset
 from rmbrec_pyg.data.errors import ConfigError
-from rmbrec_pyg.graph.neighborhood import NeighborhoodSampler
+from rmbrec_pyg.graph.neighborhood import (NeighborhoodSampler,
+                                           pyg_sampler_backend)
 from rmbrec_pyg.nn import MultiBehaviorEncoder
 from rmbrec_pyg.regularizers import ORM, RRM
 from rmbrec_pyg.train import LossConfig, Trainer, TrainerConfig, \
@@ -92,22 +93,27 @@ def _trainer(data, out=None, epochs=2, **kw):
                    out_dir=out)
 
 
-@pytest.mark.parametrize('name', ['auto', 'adam', 'adagrad', 'sgd'])
+@pytest.mark.parametrize('name,sampler', [
+    ('auto', 'torch'), ('adam', 'torch'), ('adagrad', 'torch'),
+    ('sgd', 'torch'), pytest.param('adam', 'pyg', marks=pytest.mark.skipif(
+        pyg_sampler_backend() is None, reason="PyG's neighbour sampler "
+        'needs pyg-lib or torch_sparse, and neither is installed'))])
 def test_a_sampled_run_trains_and_resumes_as_uninterrupted(data, tmp_path,
-                                                       name):
+                                                       name, sampler):
     # 'auto': the tables in the run's Adam (dense gradients); the sampled
-    # neighbourhoods' random stream is checkpointed with the run either way
-    whole = _trainer(data, epochs=3, table_optimizer=name, table_lr=0.01)
+    # neighbourhoods' random stream (the torch sampler's own, or torch's
+    # global one for PyG's) is checkpointed with the run either way
+    kw = dict(table_optimizer=name, neighbor_sampler=sampler)
+    whole = _trainer(data, epochs=3, table_lr=0.01, **kw)
     assert isinstance(whole.optimizer, Optimizers) == (name != 'auto')
     whole.fit()
     start = [p.detach().clone() for p in _trainer(
-        data, table_optimizer=name).encoder.parameters()]
+        data, **kw).encoder.parameters()]
     assert any(not torch.equal(a, b) for a, b in
                zip(start, whole.encoder.parameters()))
-    _trainer(data, out=str(tmp_path), epochs=2, table_optimizer=name,
-             table_lr=0.01).fit()
-    resumed = _trainer(data, out=str(tmp_path), epochs=3,
-                       table_optimizer=name, table_lr=0.01, resume=True)
+    _trainer(data, out=str(tmp_path), epochs=2, table_lr=0.01, **kw).fit()
+    resumed = _trainer(data, out=str(tmp_path), epochs=3, table_lr=0.01,
+                       resume=True, **kw)
     resumed.fit()
     for a, b in zip(whole.encoder.parameters(),
                     resumed.encoder.parameters()):
