@@ -176,11 +176,20 @@ def sharded_check() -> Dict[str, Any]:
             'matches': diff < 2e-3, 'args': SHARDED_ARGS}
 
 
+def _policy(option: str) -> str:
+    # the OMP_WAIT_POLICY the cells run under
+    if option == 'inherit':
+        return os.environ.get('OMP_WAIT_POLICY', 'unset (the default)')
+    return option.upper()
+
+
 def _child(args: argparse.Namespace, extra: List[str]) -> Dict[str, Any]:
     cmd = [sys.executable, os.path.abspath(__file__), '--fanout',
            str(args.fanout), '--steps', str(args.steps), '--max-step-s',
            str(args.max_step_s)] + extra
-    env = dict(os.environ, OMP_WAIT_POLICY='PASSIVE')
+    env = dict(os.environ)
+    if args.omp_wait_policy != 'inherit':  # PASSIVE: for a shared machine
+        env['OMP_WAIT_POLICY'] = args.omp_wait_policy.upper()
     res = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if res.returncode != 0:
         return {'status': 'failed', 'reason':
@@ -280,6 +289,12 @@ def main() -> None:
     parser.add_argument('--fanout', type=int, default=3)
     parser.add_argument('--steps', type=int, default=5)
     parser.add_argument('--max-step-s', type=float, default=120.0)
+    parser.add_argument('--omp-wait-policy', default='passive',
+                        choices=['passive', 'active', 'inherit'],
+                        help="OpenMP threads' wait between ops in the cells "
+                        '(passive: they sleep, for a machine shared with '
+                        "other jobs; inherit: this shell's setting, torch's "
+                        'default if unset)')
     parser.add_argument('--accuracy', default=None, metavar='JSON',
                         help="benchmarks/accuracy.py's results for "
                         'taobao-noview')
@@ -300,8 +315,10 @@ def main() -> None:
         res = {'command': 'python ' + ' '.join(sys.argv),
                'epoch_s_note': f'epoch_s = median of {args.steps} timed '
                'steps (after one warm-up) x steps per epoch, not a whole '
-               'epoch run.', 'fanout': args.fanout, 'cells': {},
-               'epoch_s': {}}
+               'epoch run; OpenMP wait policy: '
+               f'{_policy(args.omp_wait_policy)}.', 'fanout': args.fanout,
+               'omp_wait_policy': _policy(args.omp_wait_policy),
+               'cells': {}, 'epoch_s': {}}
     for mode in args.modes if args.sizes else []:
         res['cells'][mode], res['epoch_s'][mode] = {}, {}
         for size in args.sizes:
