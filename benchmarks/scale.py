@@ -44,7 +44,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
 MODES = ('full', 'full_steps', 'sampled', 'sampled_rowadam',
-         'sampled_rowadam_pyg', 'sharded')
+         'sampled_rowadam_pyg', 'sharded', 'sharded2')
 MODE_NOTES = {
     'full': 'full propagation (the default): every step propagates every '
             'whole graph',
@@ -60,7 +60,11 @@ MODE_NOTES = {
                            '(trainer.neighbor_sampler=pyg; needs pyg-lib or '
                            'torch_sparse)',
     'sharded': 'sampled propagation, trainer.tables=sharded on one rank '
-               '(torchrec, fused Adagrad over the looked-up rows)'}
+               '(torchrec, fused Adagrad over the looked-up rows)',
+    'sharded2': 'sharded, on 2 ranks under torchrun (gloo, one thread '
+                'each, on the same cores as one rank with two threads): each '
+                'rank propagates half of every batch and holds half of the '
+                'tables'}
 
 
 def _overrides(mode: str, fanout: int) -> List[str]:
@@ -79,7 +83,7 @@ def _overrides(mode: str, fanout: int) -> List[str]:
         out.append('trainer.steps_per_epoch=48')
     if not full:
         out.append(f'trainer.fanout={fanout}')
-    if mode == 'sharded':
+    if mode.startswith('sharded'):
         out.append('trainer.tables=sharded')
     if mode.startswith('sampled_rowadam'):
         out.append('trainer.table_optimizer=adam')
@@ -105,6 +109,9 @@ def run_cell(mode: str, scale: float, fanout: int, steps: int,
     warnings.filterwarnings('ignore')
     if mode == 'sharded':
         _one_rank_group()
+    elif mode == 'sharded2':  # started by torchrun (see _child)
+        import torch.distributed as dist
+        dist.init_process_group('gloo')
     cfg = compose_config(['data=random_taobao', f'data.scale={scale}'] +
                          _overrides(mode, fanout))
     t0 = time.perf_counter()
@@ -138,6 +145,14 @@ def run_cell(mode: str, scale: float, fanout: int, steps: int,
                    epoch_s=step * len(batches))
     out['peak_rss_mb'] = resource.getrusage(
         resource.RUSAGE_SELF).ru_maxrss / 1024
+    if mode == 'sharded2':  # the most any rank held; each rank's steps
+        import torch.distributed as dist
+        every: List[Any] = [None] * dist.get_world_size()
+        dist.all_gather_object(every, (out['peak_rss_mb'],
+                                       out.get('step_s_all')))
+        out['peak_rss_mb'] = max(e[0] for e in every)
+        out['peak_rss_mb_per_rank'] = [e[0] for e in every]
+        out['ranks'] = dist.get_world_size()
     return out
 
 
@@ -188,6 +203,11 @@ def _child(args: argparse.Namespace, extra: List[str]) -> Dict[str, Any]:
            str(args.fanout), '--steps', str(args.steps), '--max-step-s',
            str(args.max_step_s)] + extra
     env = dict(os.environ)
+    if extra[:2] == ['--cell', 'sharded2']:  # 2 ranks, one core each
+        from rmbrec_pyg.testing import free_port
+        cmd[1:1] = ['-m', 'torch.distributed.run', '--nproc_per_node=2',
+                    '--master_addr=127.0.0.1', f'--master_port={free_port()}']
+        env['OMP_NUM_THREADS'] = '1'
     if args.omp_wait_policy != 'inherit':  # PASSIVE: for a shared machine
         env['OMP_WAIT_POLICY'] = args.omp_wait_policy.upper()
     res = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -303,9 +323,11 @@ def main() -> None:
     parser.add_argument('--cell', nargs=2, metavar=('MODE', 'SCALE'),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.cell:  # a child process: one cell, one JSON line
-        print(json.dumps(run_cell(args.cell[0], float(args.cell[1]),
-                                  args.fanout, args.steps, args.max_step_s)))
+    if args.cell:  # a child process: one cell, one JSON line (rank 0's)
+        cell = run_cell(args.cell[0], float(args.cell[1]), args.fanout,
+                        args.steps, args.max_step_s)
+        if os.environ.get('RANK', '0') == '0':
+            print(json.dumps(cell))
         return
     res: Dict[str, Any] = {}
     if not args.sizes and args.json and os.path.exists(args.json):
