@@ -1,7 +1,8 @@
 r"""Data-parallel training under ``torchrun``: every rank draws the same
 global batch and the same triples (shared generator), keeps its share, and
 :class:`~torch.nn.parallel.DistributedDataParallel` averages the gradients.
-Rank 0 evaluates, logs and writes; the others follow its early stopping."""
+Rank 0 evaluates, logs and writes; the others follow its early stopping
+and log only their warnings and errors."""
 import logging
 import os
 from typing import Any, List, Sequence, Tuple
@@ -41,6 +42,8 @@ def init_process_group(device: str) -> str:
     dist.init_process_group('nccl' if use_cuda else 'gloo')
     log.info('distributed: rank %d of %d (%s)', dist.get_rank(), world,
              dist.get_backend())
+    if dist.get_rank() != 0:  # one copy of the run's log: rank 0's
+        log.setLevel(max(log.getEffectiveLevel(), logging.WARNING))
     return device
 
 

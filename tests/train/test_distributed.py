@@ -34,6 +34,12 @@ def _run(world, run_dir, extra, cwd):
     else:
         res = torchrun_train(world, str(run_dir), ARGS + extra)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+    if world > 1:  # every rank joins; only rank 0 logs the run
+        out = res.stdout + res.stderr
+        assert f'distributed: rank {world - 1} of {world}' in out
+        assert out.count('device: cpu, run dir:') == 1, out[-4000:]
+        log = (run_dir / 'train.log').read_text()
+        assert log.count('behaviors: [') == 1, log
     return json.loads((run_dir / 'metrics.json').read_text())
 
 
