@@ -60,16 +60,11 @@ def rank_and_world() -> Tuple[int, int]:
     return 0, 1
 
 
-def wrap(module: Module, device: torch.device,
-         resume: bool = False) -> Module:
+def wrap(module: Module, device: torch.device) -> Module:
     r"""The module wrapped in DDP inside a process group (of any size),
-    else itself (:obj:`resume` is single-process only for now)."""
+    else itself."""
     if not in_group():
         return module
-    if resume:
-        from rmbrec_pyg.data.errors import ConfigError
-        raise ConfigError('trainer.resume is not supported under torchrun '
-                          'yet; resume on one process')
     return DistributedDataParallel(
         module, device_ids=([device.index] if device.type == 'cuda'
                             else None))

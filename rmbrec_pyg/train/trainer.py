@@ -134,6 +134,12 @@ class Trainer:
         self.evaluator = Evaluator(data, evaluation, self.device,
                                    required=('val', ))
         self.rank, self.world_size = distributed.rank_and_world()
+        if cfg.resume and distributed.in_group() and \
+                cfg.propagation == 'sampled' and cfg.tables == 'replicated':
+            raise ConfigError("'trainer.resume' under torchrun needs "
+                              "'trainer.propagation=full': each rank draws "
+                              'its own neighbourhoods, whose random streams '
+                              'last.pt does not hold')
         graph = use_graph(cfg.compile, self.device,
                           self.objective.static_shapes and
                           cfg.propagation == 'full',
@@ -146,12 +152,13 @@ class Trainer:
         else:
             self.optimizer = build_optimizer(self.encoder, self.objective,
                                              optim, capturable=graph)
-            self.model = distributed.wrap(self.encoder, self.device,
-                                          cfg.resume)
+            self.model = distributed.wrap(self.encoder, self.device)
         self.runner = StepRunner(self, graph)
         main = self.rank == 0
         self.checkpoints = RunCheckpoints(out_dir if main else None,
                                           cfg.checkpoint)
+        # every rank resumes from rank 0's last.pt
+        self._resume_from = RunCheckpoints(out_dir)
         self.writer = RunWriter.default(
             out_dir if main else None, self.behaviors,
             {k: r.weight for k, r in self.objective.regularizers.items()},
@@ -256,8 +263,9 @@ class Trainer:
         ``last.pt`` with :obj:`config.resume`) and returns :meth:`metrics`.
         """
         cfg = self.config
-        last = self.checkpoints.load('last.pt', self.device)
-        if cfg.resume and last is not None:
+        last = self._resume_from.load('last.pt', self.device) \
+            if cfg.resume else None
+        if last is not None:
             self.load_state_dict(last)
         if self.epoch == 0:
             self.pretrained = pretrain_embeddings(self)
