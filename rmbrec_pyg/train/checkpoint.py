@@ -209,6 +209,8 @@ def training_state(trainer: Any) -> Dict[str, Any]:
             'generator': trainer.generator.get_state(),
             # sampled propagation: the neighbourhood draws' own stream
             'neighborhood_generator': _neighborhood_generator_state(trainer),
+            # under torchrun: every rank's own streams (see own_streams)
+            'rank_streams': _rank_streams(trainer),
             'torch_rng': torch.get_rng_state(), 'epoch': trainer.epoch,
             'best': trainer.best, 'history': trainer.history,
             'pretrained': trainer.pretrained,
@@ -221,6 +223,23 @@ def training_state(trainer: Any) -> Dict[str, Any]:
 def _neighborhood_generator_state(trainer: Any) -> Optional[torch.Tensor]:
     gen = getattr(trainer.train_adj, 'generator', None)
     return None if gen is None else gen.get_state()
+
+
+def _rank_streams(trainer: Any) -> Optional[List[Dict[str, Any]]]:
+    # gathered after the epoch's training; rank 0's (which writes) as it
+    # is now, after its evaluation, as a single process saves it
+    every = getattr(trainer, 'rank_streams', None)
+    return None if every is None else [own_streams(trainer)] + every[1:]
+
+
+def own_streams(trainer: Any) -> Dict[str, Any]:
+    r"""This rank's own random streams, which differ between ranks with
+    sampled propagation (each rank draws its share's neighbourhoods): the
+    neighbourhood generator's and torch's global one. Gathered from every
+    rank into ``last.pt`` under ``torchrun``; each rank takes its own back
+    on a resume."""
+    return {'torch_rng': torch.get_rng_state(),
+            'neighborhood_generator': _neighborhood_generator_state(trainer)}
 
 
 def fingerprint(trainer: Any) -> Dict[str, str]:
@@ -242,9 +261,19 @@ def restore_training_state(trainer: Any, state: Dict[str, Any]) -> None:
     trainer.optimizer.load_state_dict(state['optimizer'])
     trainer.generator.set_state(state['generator'])
     gen = getattr(trainer.train_adj, 'generator', None)
-    if gen is not None and state.get('neighborhood_generator') is not None:
-        gen.set_state(state['neighborhood_generator'])
-    torch.set_rng_state(state['torch_rng'])
+    streams = {k: state.get(k) for k in ('torch_rng',
+                                         'neighborhood_generator')}
+    saved = state.get('rank_streams')
+    if saved is not None and len(saved) > 1:  # a run of several ranks
+        if len(saved) != trainer.world_size:
+            raise ConfigError(
+                f"{trainer.checkpoints.path('last.pt') or 'last.pt'}: the "
+                f'run was trained on {len(saved)} ranks and resumes on '
+                f'{trainer.world_size}; resume it on {len(saved)} ranks')
+        streams = saved[trainer.rank]
+    if gen is not None and streams['neighborhood_generator'] is not None:
+        gen.set_state(streams['neighborhood_generator'])
+    torch.set_rng_state(streams['torch_rng'])
     if state.get('cuda_rng') is not None and trainer.device.type == 'cuda':
         torch.cuda.set_rng_state(state['cuda_rng'], trainer.device)
     trainer.epoch = int(state['epoch'])

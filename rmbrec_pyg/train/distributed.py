@@ -87,6 +87,16 @@ def mean_over_ranks(x: Tensor) -> Tensor:
     return x
 
 
+def from_every_rank(value: Any) -> List[Any]:
+    r"""Every rank's :obj:`value`, by rank, on every rank (:obj:`[value]`
+    without a process group)."""
+    if not in_group():
+        return [value]
+    every: List[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(every, value)
+    return every
+
+
 def from_rank0(value: int) -> int:
     r"""Rank 0's :obj:`value` on every rank."""
     if not in_group():

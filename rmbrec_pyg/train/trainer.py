@@ -25,7 +25,7 @@ from rmbrec_pyg.train.allocator import retain_freed_memory
 from rmbrec_pyg.train.calibration import (evaluate_epoch, keep_training,
                                           make_calibration)
 from rmbrec_pyg.train.checkpoint import (RunCheckpoints, best_model_state,
-                                         load_encoder_state,
+                                         load_encoder_state, own_streams,
                                          restore_training_state,
                                          training_state)
 from rmbrec_pyg.train.config import (FloorConfig, FusionConfig, LossConfig,
@@ -134,12 +134,6 @@ class Trainer:
         self.evaluator = Evaluator(data, evaluation, self.device,
                                    required=('val', ))
         self.rank, self.world_size = distributed.rank_and_world()
-        if cfg.resume and distributed.in_group() and \
-                cfg.propagation == 'sampled' and cfg.tables == 'replicated':
-            raise ConfigError("'trainer.resume' under torchrun needs "
-                              "'trainer.propagation=full': each rank draws "
-                              'its own neighbourhoods, whose random streams '
-                              'last.pt does not hold')
         graph = use_graph(cfg.compile, self.device,
                           self.objective.static_shapes and
                           cfg.propagation == 'full',
@@ -275,6 +269,9 @@ class Trainer:
                 break
             epoch, t0 = self.epoch + 1, time.perf_counter()
             terms = self.train_epoch(epoch)
+            if distributed.in_group():  # every rank's streams in last.pt
+                self.rank_streams = distributed.from_every_rank(
+                    own_streams(self))
             if cfg.tables == 'sharded':  # rank 0 evaluates, writes last.pt
                 sharded.pull_tables(self.model, self.encoder)
             row: Dict[str, Any] = {
