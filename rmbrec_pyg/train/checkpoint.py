@@ -263,13 +263,16 @@ def restore_training_state(trainer: Any, state: Dict[str, Any]) -> None:
     gen = getattr(trainer.train_adj, 'generator', None)
     streams = {k: state.get(k) for k in ('torch_rng',
                                          'neighborhood_generator')}
-    saved = state.get('rank_streams')
-    if saved is not None and len(saved) > 1:  # a run of several ranks
-        if len(saved) != trainer.world_size:
-            raise ConfigError(
-                f"{trainer.checkpoints.path('last.pt') or 'last.pt'}: the "
-                f'run was trained on {len(saved)} ranks and resumes on '
-                f'{trainer.world_size}; resume it on {len(saved)} ranks')
+    saved = state.get('rank_streams')  # None: one process
+    ranks = 1 if saved is None else len(saved)
+    if ranks != trainer.world_size:
+        def n(k: int) -> str:
+            return f"{k} rank{'s' if k != 1 else ''}"
+        raise ConfigError(
+            f"{trainer.checkpoints.path('last.pt') or 'last.pt'}: the run "
+            f'was trained on {n(ranks)} and resumes on '
+            f'{n(trainer.world_size)}; resume it on {n(ranks)}')
+    if saved is not None:
         streams = saved[trainer.rank]
     if gen is not None and streams['neighborhood_generator'] is not None:
         gen.set_state(streams['neighborhood_generator'])

@@ -84,5 +84,12 @@ def test_a_killed_two_rank_run_resumes_as_uninterrupted(tmp_path, extra):
              f'hydra.run.dir={part}'], cwd=tmp_path, capture_output=True,
             text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS='1'))
         assert res.returncode == 2, res.stderr[-2000:]
-        assert 'the run was trained on 2 ranks and resumes on 1; resume ' \
-            'it on 2 ranks' in res.stderr
+        assert 'the run was trained on 2 ranks and resumes on 1 rank; ' \
+            'resume it on 2 ranks' in res.stderr
+    else:  # and a one-process run is not resumed on 2 ranks
+        _run(1, tmp_path / 'single', ['trainer.max_epochs=2'], tmp_path)
+        res = torchrun_train(2, str(tmp_path / 'single'),
+                             ARGS + ['trainer.resume=true'])
+        assert res.returncode != 0
+        assert 'the run was trained on 1 rank and resumes on 2 ranks; ' \
+            'resume it on 1 rank' in res.stderr
