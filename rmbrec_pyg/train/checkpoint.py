@@ -203,9 +203,10 @@ def training_state(trainer: Any) -> Dict[str, Any]:
     Trainer` needs to resume and end as an uninterrupted run would."""
     return {'encoder': trainer.encoder.state_dict(),
             'regularizers': trainer.objective.regularizers.state_dict(),
-            # sharded tables: a fused optimizer (no resume yet)
+            # sharded tables: the fused optimizer's state, gathered
             'optimizer': (trainer.optimizer.state_dict()
-                          if trainer.config.tables != 'sharded' else None),
+                          if trainer.config.tables != 'sharded' else
+                          getattr(trainer, 'sharded_optimizer_state', None)),
             'generator': trainer.generator.get_state(),
             # sampled propagation: the neighbourhood draws' own stream
             'neighborhood_generator': _neighborhood_generator_state(trainer),
@@ -258,7 +259,11 @@ def restore_training_state(trainer: Any, state: Dict[str, Any]) -> None:
                       trainer.checkpoints.path('last.pt') or 'last.pt')
     trainer.encoder.load_state_dict(state['encoder'])
     trainer.objective.regularizers.load_state_dict(state['regularizers'])
-    trainer.optimizer.load_state_dict(state['optimizer'])
+    if trainer.config.tables == 'sharded':
+        from rmbrec_pyg.train import sharded
+        sharded.restore(trainer, state['optimizer'])
+    else:
+        trainer.optimizer.load_state_dict(state['optimizer'])
     trainer.generator.set_state(state['generator'])
     gen = getattr(trainer.train_adj, 'generator', None)
     streams = {k: state.get(k) for k in ('torch_rng',

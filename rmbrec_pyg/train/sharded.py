@@ -22,7 +22,7 @@ default table optimizer is Adagrad; only ``'adam'`` takes
 import contextlib
 import logging
 import warnings
-from typing import Any, Dict, Iterator, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -161,9 +161,6 @@ def check_supported(trainer: Any) -> None:
         raise ConfigError("'trainer.tables=sharded' does not support "
                           "loss.emb_reg_on=base, ORM mode 'irm_v2' or "
                           'learned regularizers yet')
-    if trainer.config.resume:
-        raise ConfigError("'trainer.resume' is not supported with "
-                          "'trainer.tables=sharded' yet")
 
 
 def _optimizer(cfg: TrainerConfig, lr: float, weight_decay: float,
@@ -272,3 +269,52 @@ def pull_tables(model: Module, encoder: Module) -> None:
     if dist.get_rank() == 0:
         encoder.user_embedding.weight.copy_(u)
         encoder.item_embedding.weight.copy_(i)
+
+
+def gather_optimizer_state(optimizer: Any) -> Optional[Dict[str, Tensor]]:
+    r"""The fused optimizer's whole state (e.g. Adagrad's ``momentum1`` of
+    every row), assembled on rank 0 from every rank's shards for
+    ``last.pt`` (:obj:`None` on the other ranks; every rank must call
+    it)."""
+    import torch.distributed as dist
+    local: Dict[str, Any] = {}
+    for states in optimizer.state_dict()['state'].values():
+        for name, st in states.items():
+            local[name] = (tuple(st.size()), [
+                (s.metadata.shard_offsets[0], s.tensor.detach().cpu().clone())
+                for s in st.local_shards()])
+    every: Optional[List[Any]] = [None] * dist.get_world_size() \
+        if dist.get_rank() == 0 else None
+    dist.gather_object(local, every, dst=0)
+    if every is None:
+        return None
+    full: Dict[str, Tensor] = {}
+    for name, (size, _) in local.items():
+        full[name] = torch.zeros(size)
+        for rank_state in every:
+            for start, rows in rank_state[name][1]:
+                full[name][start:start + rows.size(0)] = rows
+    return full
+
+
+@torch.no_grad()
+def restore(trainer: Any, optimizer_state: Optional[Dict[str, Tensor]]
+            ) -> None:
+    r"""A resume: the encoder's tables (just loaded from ``last.pt``) go
+    back into this rank's shards, and the rows of the fused optimizer's
+    state that this rank holds back into its state."""
+    push_tables(trainer.model, trainer.encoder)
+    if optimizer_state is None:
+        raise ConfigError("last.pt holds no state of the sharded tables' "
+                          'fused optimizer; it was not written by '
+                          "'trainer.tables=sharded'")
+    for states in trainer.optimizer.state_dict()['state'].values():
+        for name, st in states.items():
+            if name not in optimizer_state:
+                raise ConfigError(f'last.pt holds no {name!r} of the fused '
+                                  'optimizer (another trainer.table_'
+                                  'optimizer?)')
+            for s in st.local_shards():
+                start = s.metadata.shard_offsets[0]
+                s.tensor.copy_(optimizer_state[name][
+                    start:start + s.tensor.size(0)])

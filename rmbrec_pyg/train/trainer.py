@@ -274,6 +274,9 @@ class Trainer:
                     own_streams(self))
             if cfg.tables == 'sharded':  # rank 0 evaluates, writes last.pt
                 sharded.pull_tables(self.model, self.encoder)
+                if cfg.checkpoint:  # and the fused optimizer's state
+                    self.sharded_optimizer_state = \
+                        sharded.gather_optimizer_state(self.optimizer)
             row: Dict[str, Any] = {
                 'epoch': epoch, 'train_s': time.perf_counter() - t0,
                 **{f'loss_{k}': v for k, v in terms.items()}}

@@ -79,3 +79,22 @@ def test_adam_on_cpu_is_refused(tmp_path):
     assert res.returncode != 0
     assert "'trainer.table_optimizer=adam' needs CUDA" in res.stderr
     assert 'exitcode  : 2' in res.stderr, res.stderr[-3000:]
+
+
+def test_a_killed_sharded_run_resumes_as_uninterrupted(tmp_path):
+    # last.pt holds the whole tables (pulled to rank 0) and the fused
+    # optimizer's state gathered from every rank's shards; a resume pushes
+    # both back into the shards
+    whole, part = tmp_path / 'whole', tmp_path / 'part'
+    for run_dir, extra in [(whole, []), (part, ['trainer.max_epochs=2']),
+                           (part, ['trainer.resume=true'])]:
+        res = torchrun_train(2, str(run_dir), list(SHARDED_ARGS) + extra)
+        assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+    a = load_checkpoint(str(whole / 'last.pt'))
+    b = load_checkpoint(str(part / 'last.pt'))
+    assert a['epoch'] == b['epoch'] == 3
+    assert set(a['optimizer']) == {'user.momentum1', 'item.momentum1'}
+    for k, v in a['optimizer'].items():
+        assert torch.equal(v, b['optimizer'][k]), k
+    for k, v in a['encoder'].items():
+        assert torch.equal(v, b['encoder'][k]), k
