@@ -12,7 +12,9 @@ locally. The backward sends each row's gradient back to its owner, which
 sums the ranks' gradients; they are scaled by :math:`1 / \text{ranks}`, so
 that the update is the mean over the shares, as under DDP. After every
 epoch rank 0 pulls the whole tables into its encoder (:func:`pull_tables`)
-to evaluate (one full propagation, as always) and write checkpoints.
+to evaluate (one full propagation, as always) and write checkpoints, which
+also hold the fused optimizer's state gathered from the shards
+(:func:`gather_optimizer_state`); a resume puts both back (:func:`restore`).
 
 torchrec is an optional extra (``make install-dist``, see the README's
 "Scaling out"). fbgemm's CPU kernels have no fused Adam, so on CPU the
