@@ -22,9 +22,9 @@ run; the JSON says so. A cell whose warm-up step takes longer than
 ``--accuracy`` reads the runs of ``benchmarks/accuracy.py`` (3 seeds each,
 early stopping on validation): full propagation is the ``rmbrec`` variant,
 sampled propagation the ``rmbrec_sampled*`` variant (one per fanout and
-table optimizer) with the best mean validation HR@10. ``--sharded-check`` trains the small
-sharded-table run of the tests under ``torchrun`` with 1 and 2 ranks
-(needs ``make install-dist``).
+table optimizer) with the best mean validation HR@10. ``--sharded-check``
+trains the small sharded-table run of the tests under ``torchrun`` with 1
+and 2 ranks (needs ``make install-dist``).
 
 Writes ``scale.json``, ``scale.md`` and ``scale.png`` (epoch time against
 edges) beside ``--json``.
@@ -145,14 +145,11 @@ def run_cell(mode: str, scale: float, fanout: int, steps: int,
                    epoch_s=step * len(batches))
     out['peak_rss_mb'] = resource.getrusage(
         resource.RUSAGE_SELF).ru_maxrss / 1024
-    if mode == 'sharded2':  # the most any rank held; each rank's steps
-        import torch.distributed as dist
-        every: List[Any] = [None] * dist.get_world_size()
-        dist.all_gather_object(every, (out['peak_rss_mb'],
-                                       out.get('step_s_all')))
-        out['peak_rss_mb'] = max(e[0] for e in every)
-        out['peak_rss_mb_per_rank'] = [e[0] for e in every]
-        out['ranks'] = dist.get_world_size()
+    if mode == 'sharded2':  # the most any rank held
+        from rmbrec_pyg.train.distributed import from_every_rank
+        every = from_every_rank(out['peak_rss_mb'])
+        out.update(peak_rss_mb=max(every), peak_rss_mb_per_rank=every,
+                   ranks=len(every))
     return out
 
 
