@@ -23,9 +23,9 @@ from rmbrec_pyg.evaluation import EvalConfig
 from rmbrec_pyg.nn.baselines.base import MultiBehaviorBaseline
 from rmbrec_pyg.regularizers.base import Regularizer
 from rmbrec_pyg.train import distributed
-from rmbrec_pyg.train.config import (FloorConfig, FusionConfig, LossConfig,
-                                     OptimConfig, RerankConfig,
-                                     TrainerConfig)
+from rmbrec_pyg.train.config import LossConfig, OptimConfig, TrainerConfig
+from rmbrec_pyg.train.extension_config import (FloorConfig, FusionConfig,
+                                               RerankConfig)
 from rmbrec_pyg.train.extensions import attach_extensions
 from rmbrec_pyg.train.runtime import seed_everything
 from rmbrec_pyg.train.trainer import Trainer

@@ -5,9 +5,9 @@ the wrong type fails at composition. Light on purpose: ``rmbrec-train
 from hydra.core.config_store import ConfigStore
 
 from rmbrec_pyg.evaluation.config import EvalConfig
-from rmbrec_pyg.train.config import (FloorConfig, FusionConfig, LossConfig,
-                                     OptimConfig, RerankConfig,
-                                     TrainerConfig)
+from rmbrec_pyg.train.config import LossConfig, OptimConfig, TrainerConfig
+from rmbrec_pyg.train.extension_config import (FloorConfig, FusionConfig,
+                                               RerankConfig)
 
 SCHEMAS = {
     'trainer': ('base_trainer', TrainerConfig),

@@ -8,7 +8,7 @@ from rmbrec_pyg.data.stats import user_training_bar
 from rmbrec_pyg.nn.blend import ScoreBlend
 from rmbrec_pyg.nn.fusion import AdaptiveFusion
 from rmbrec_pyg.nn.target_tower import TargetTower
-from rmbrec_pyg.train.config import FloorConfig, FusionConfig
+from rmbrec_pyg.train.extension_config import FloorConfig, FusionConfig
 
 
 def attach_extensions(encoder: Any, data: Any,

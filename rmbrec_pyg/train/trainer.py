@@ -28,9 +28,9 @@ from rmbrec_pyg.train.checkpoint import (RunCheckpoints, best_model_state,
                                          load_encoder_state, own_streams,
                                          restore_training_state,
                                          training_state)
-from rmbrec_pyg.train.config import (FloorConfig, FusionConfig, LossConfig,
-                                     OptimConfig, RerankConfig,
-                                     TrainerConfig)
+from rmbrec_pyg.train.config import LossConfig, OptimConfig, TrainerConfig
+from rmbrec_pyg.train.extension_config import (FloorConfig, FusionConfig,
+                                               RerankConfig)
 from rmbrec_pyg.train.epoch_terms import EpochTerms
 from rmbrec_pyg.train.extensions import attach_extensions, extension_row
 from rmbrec_pyg.train.optim import build_optimizer

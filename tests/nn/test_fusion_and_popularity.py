@@ -7,7 +7,7 @@ from rmbrec_pyg.evaluation import (RankedLists, aux_evidence_mask,
 from rmbrec_pyg.nn import AdaptiveFusion, MostPopular, MultiBehaviorEncoder
 from rmbrec_pyg.regularizers import ORM, RRM
 from rmbrec_pyg.train import Trainer, TrainerConfig, seed_everything
-from rmbrec_pyg.train.config import FusionConfig
+from rmbrec_pyg.train.extension_config import FusionConfig
 
 
 def test_adaptive_fusion_prior_and_penalty():
